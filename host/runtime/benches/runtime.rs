@@ -1,0 +1,113 @@
+//! Runtime benchmarks (criterion). Results and the machine they ran on are in
+//! BENCHMARKS.md.
+//!
+//! - `bare/instantiate_call`: a bare wasmtime instantiate-and-call of an empty
+//!   component on the same engine, the floor everything else is compared to;
+//! - `hook/trivial_validate`: a fresh isolated instance of a real Rust app plus
+//!   its trivial `validate`, through `Runtime::call` (WASI, capabilities, limits
+//!   and report included). Target: at most 4x the bare call;
+//! - `hook/sole_proprietor_validate`: the first app's real `validate`;
+//! - `load/compile` vs `load/cache`: compiling a component vs loading its
+//!   cached artifact. Target: the cache at least 10x faster.
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tongban_runtime::{Assurance, CallEnv, Channel, Database, Hook, Runtime, RuntimeSettings, Session, SubjectKind};
+use wasmtime::Store;
+use wasmtime::component::{Component, Linker};
+
+const EMPTY_COMPONENT: &str = r#"
+(component
+  (core module $m (func (export "run")))
+  (core instance $i (instantiate $m))
+  (func (export "run") (canon lift (core func $i "run")))
+)
+"#;
+
+fn env() -> CallEnv {
+    CallEnv {
+        session: Session {
+            subject: "bench-subject".into(),
+            kind: SubjectKind::Person,
+            assurance: Assurance::Substantial,
+            channel: Channel::Web,
+            on_behalf_of: None,
+            locale: "zh-CN".into(),
+        },
+        item: "330100-XK-00012-001".into(),
+        region: "330106".into(),
+    }
+}
+
+const GOOD_FORM: &str = r#"{
+  "operator": { "name": "张三", "id-number": "11010519491231002X", "phone": "13800138000" },
+  "business": { "trade-name": "西湖小厨", "industry": "餐饮", "scope": ["餐饮服务"], "address": "浙江省杭州市西湖区文三路90号" }
+}"#;
+
+fn benches(c: &mut Criterion) {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = tokio.block_on(Database::open_data_dir(dir.path())).unwrap();
+    let runtime = Runtime::new(RuntimeSettings::in_data_dir(dir.path()), db).unwrap();
+
+    // The floor: a bare wasmtime call of an empty component on the same engine.
+    let engine = runtime.engine().clone();
+    let empty = Component::new(&engine, EMPTY_COMPONENT).unwrap();
+    let linker = Linker::<()>::new(&engine);
+    let pre = linker.instantiate_pre(&empty).unwrap();
+    c.bench_function("bare/instantiate_call", |b| {
+        b.to_async(&tokio).iter(|| async {
+            let mut store = Store::new(&engine, ());
+            store.set_epoch_deadline(1_000);
+            let instance = pre.instantiate_async(&mut store).await.unwrap();
+            let run = instance.get_typed_func::<(), ()>(&mut store, "run").unwrap();
+            run.call_async(&mut store, ()).await.unwrap();
+        })
+    });
+
+    let trivial = runtime.load(&tongban_tests::fixture("trivial")).unwrap();
+    let env = env();
+    c.bench_function("hook/trivial_validate", |b| {
+        b.to_async(&tokio).iter(|| async {
+            let outcome = runtime.call(&trivial, &env, Hook::Validate { form: "{}".into() }).await;
+            assert!(outcome.result.is_ok());
+        })
+    });
+
+    let sole = runtime.load(&tongban_tests::plugin("sole-proprietor")).unwrap();
+    c.bench_function("hook/sole_proprietor_validate", |b| {
+        b.to_async(&tokio).iter(|| async {
+            let outcome = runtime
+                .call(&sole, &env, Hook::Validate { form: GOOD_FORM.into() })
+                .await;
+            assert!(outcome.result.is_ok());
+        })
+    });
+
+    let package = tongban_tests::plugin("sole-proprietor");
+    let digest = package.component_digest();
+    let mut group = c.benchmark_group("load");
+    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group.bench_function("compile", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                runtime.forget_compiled(&digest);
+                let started = Instant::now();
+                runtime.load(&package).unwrap();
+                total += started.elapsed();
+            }
+            total
+        })
+    });
+    runtime.load(&package).unwrap();
+    group.bench_function("cache", |b| b.iter(|| runtime.load(&package).unwrap()));
+    group.finish();
+}
+
+criterion_group!(runtime_benches, benches);
+criterion_main!(runtime_benches);

@@ -1,0 +1,98 @@
+//! The compiled-artifact cache: a component is compiled once per (digest,
+//! engine compatibility hash); later loads deserialize the artifact instead of
+//! compiling, which is what makes a restart or a second node cheap.
+//!
+//! Artifacts are written atomically (temporary file, then rename), so a crash
+//! mid-write never leaves a truncated artifact behind. Only this process writes
+//! into the cache directory; its contents are trusted as our own compiler
+//! output, which is what makes [`wasmtime::component::Component::deserialize_file`]
+//! sound here.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// Where the artifacts live.
+#[derive(Debug, Clone)]
+pub struct ArtifactCache {
+    dir: PathBuf,
+    engine_hash: String,
+}
+
+/// How a component was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadPath {
+    /// Compiled from the component bytes (and then cached).
+    Compiled,
+    /// Deserialized from the cache.
+    Cached,
+}
+
+impl ArtifactCache {
+    /// A cache in `dir`, created if missing.
+    pub fn open(dir: &Path, engine: &Engine) -> std::io::Result<ArtifactCache> {
+        std::fs::create_dir_all(dir)?;
+        let mut hasher = Sha256Hasher(Sha256::new());
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        Ok(ArtifactCache {
+            dir: dir.to_owned(),
+            engine_hash: hex::encode(&hasher.0.finalize()[..16]),
+        })
+    }
+
+    /// The artifact path of a component digest.
+    pub fn path_of(&self, digest: &str) -> PathBuf {
+        self.dir.join(format!("{digest}-{}.cwasm", self.engine_hash))
+    }
+
+    /// The compiled component for these bytes, from the cache if present.
+    pub fn load(
+        &self,
+        engine: &Engine,
+        digest: &str,
+        bytes: &[u8],
+    ) -> wasmtime::Result<(Component, LoadPath, Duration)> {
+        let started = Instant::now();
+        let path = self.path_of(digest);
+        if path.exists() {
+            // SAFETY: the cache directory only holds artifacts this module wrote
+            // with `Component::serialize` for the same engine configuration (the
+            // file name carries the engine's compatibility hash).
+            match unsafe { Component::deserialize_file(engine, &path) } {
+                Ok(component) => return Ok((component, LoadPath::Cached, started.elapsed())),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "discarding an unreadable compiled artifact");
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+        let component = Component::new(engine, bytes)?;
+        let artifact = component.serialize()?;
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        if std::fs::write(&tmp, &artifact)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .is_err()
+        {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::warn!(path = %path.display(), "could not write the compiled artifact; the next load compiles again");
+        }
+        Ok((component, LoadPath::Compiled, started.elapsed()))
+    }
+}
+
+/// Feeds `Hash` output into SHA-256, so the engine hash is stable across
+/// processes (unlike `DefaultHasher`, whose algorithm is unspecified).
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn finish(&self) -> u64 {
+        unreachable!("only the digest is used")
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}

@@ -1,0 +1,415 @@
+//! One hook call: a fresh store from the app's `InstancePre`, the limits of its
+//! manifest, the call itself, and a report of what it cost.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tongban_registry::platform;
+use wasmtime::Store;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi::random::WasiRandomCtx;
+
+use crate::Runtime;
+use crate::bindings::{app as wit_app, types as wit_types};
+use crate::capabilities::{CapabilityCtxs, log::LogLine};
+use crate::engine::deadline_ticks;
+use crate::error::{CallError, LimitBreach, LimitKind};
+use crate::limits::{HostCallBudget, MemoryLimiter};
+use crate::loaded::LoadedApp;
+use crate::wasi::sandbox_ctx;
+
+/// Extra wall time past the deadline before the host abandons a call that is
+/// stuck in a host function rather than in wasm (where epochs stop it).
+pub const HOST_GRACE: Duration = Duration::from_millis(500);
+
+/// Fuel a call gets when fuel is metered and the manifest does not say.
+pub const DEFAULT_FUEL: u64 = 1_000_000_000;
+
+/// Whether the subject is a person or a legal person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SubjectKind {
+    Person,
+    LegalPerson,
+}
+
+/// How sure the platform is of the subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Assurance {
+    Low,
+    Substantial,
+    High,
+}
+
+/// The channel of an interaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Channel {
+    Web,
+    Mobile,
+    Window,
+    Kiosk,
+    Hotline,
+}
+
+/// Who a call serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// The pairwise handle the app sees.
+    pub subject: String,
+    pub kind: SubjectKind,
+    pub assurance: Assurance,
+    pub channel: Channel,
+    /// The clerk acting for the subject at a window (代办).
+    pub on_behalf_of: Option<String>,
+    pub locale: String,
+}
+
+/// Everything a call needs to know about its situation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallEnv {
+    pub session: Session,
+    /// The item code the call is about.
+    pub item: String,
+    /// The region served, as a 6-digit GB/T 2260 code.
+    pub region: String,
+}
+
+/// A problem with one form field, as the app reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// A capability or app error value, as `kind` plus detail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppError {
+    pub kind: String,
+    pub detail: String,
+}
+
+/// What a submission became.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
+pub enum Outcome {
+    Queued,
+    Approved(String),
+    Denied(String),
+}
+
+/// A case event delivered to `on-event`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
+pub enum CaseEvent {
+    Accepted,
+    CorrectionRequested(String),
+    HandedOff(String),
+    Paid(String),
+    Approved(String),
+    Denied(String),
+    Withdrawn,
+}
+
+/// Which hook to call, with its input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hook {
+    Validate { form: String },
+    Submit { case: String, form: String },
+    OnEvent { case: String, event: CaseEvent },
+}
+
+impl Hook {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Hook::Validate { .. } => "validate",
+            Hook::Submit { .. } => "submit",
+            Hook::OnEvent { .. } => "on-event",
+        }
+    }
+}
+
+/// What a hook returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "hook", content = "result")]
+pub enum HookResult {
+    Validate(Result<(), Vec<FieldError>>),
+    Submit(Result<Outcome, AppError>),
+    OnEvent(Result<(), AppError>),
+}
+
+/// What a call cost and printed, whether or not it succeeded.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CallReport {
+    pub wall_time: Duration,
+    /// Fuel consumed, when the engine meters fuel.
+    pub fuel_used: Option<u64>,
+    /// The most linear memory the instance had at once.
+    pub peak_memory_bytes: usize,
+    pub host_calls: u32,
+    pub stdout: String,
+    pub stderr: String,
+    pub log: Vec<LogLine>,
+    pub log_lines_dropped: usize,
+}
+
+/// The result of a call and its report.
+#[derive(Debug)]
+pub struct CallOutcome {
+    pub result: Result<HookResult, CallError>,
+    pub report: CallReport,
+}
+
+/// The store data of one call.
+pub struct CallState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) random: WasiRandomCtx,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) budget: HostCallBudget,
+    pub(crate) caps: CapabilityCtxs,
+}
+
+pub(crate) async fn call(runtime: &Runtime, app: &LoadedApp, env: &CallEnv, hook: Hook) -> CallOutcome {
+    let started = Instant::now();
+    let limits = &app.manifest.limits;
+    let timeout_ms = limits.timeout_ms();
+    let (wasi, output) = sandbox_ctx(platform::MAX_OUTPUT_BYTES);
+    let state = CallState {
+        wasi,
+        table: ResourceTable::new(),
+        random: WasiRandomCtx::default(),
+        limiter: MemoryLimiter::new(limits.memory_mib()),
+        budget: HostCallBudget::default(),
+        caps: CapabilityCtxs::prepare(&app.manifest, env, &runtime.services),
+    };
+    let mut store = Store::new(&runtime.engine, state);
+    store.limiter(|s| &mut s.limiter);
+    store.set_epoch_deadline(deadline_ticks(timeout_ms));
+    store.epoch_deadline_trap();
+    let fuel_budget = limits.fuel.unwrap_or(DEFAULT_FUEL).min(platform::MAX_FUEL);
+    if runtime.settings.fuel {
+        store.set_fuel(fuel_budget).expect("fuel is enabled on the engine");
+    }
+
+    let ctx = wit_app::Context {
+        item: env.item.clone(),
+        locale: env.session.locale.clone(),
+        channel: env.session.channel.into(),
+        region: env.region.clone(),
+    };
+    let deadline = Duration::from_millis(timeout_ms as u64) + HOST_GRACE;
+    let run = tokio::time::timeout(deadline, invoke(app, &mut store, &ctx, hook));
+    let result = match run.await {
+        Ok(Ok(result)) => check_result_size(result),
+        Ok(Err(e)) => Err(classify(e, &output)),
+        Err(_) => Err(CallError::Limit {
+            kind: LimitKind::Time,
+            detail: format!("the call did not finish within {timeout_ms} ms (stuck outside wasm)"),
+        }),
+    };
+
+    let fuel_used = runtime
+        .settings
+        .fuel
+        .then(|| fuel_budget.saturating_sub(store.get_fuel().unwrap_or(0)));
+    let state = store.into_data();
+    let report = CallReport {
+        wall_time: started.elapsed(),
+        fuel_used,
+        peak_memory_bytes: state.limiter.peak_bytes(),
+        host_calls: state.budget.used(),
+        stdout: String::from_utf8_lossy(&output.stdout.contents()).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr.contents()).into_owned(),
+        log: state.caps.log.lines,
+        log_lines_dropped: state.caps.log.dropped,
+    };
+    if let Err(e) = &result {
+        tracing::warn!(app = %app.manifest.app.id, version = %app.manifest.app.version, error = %e, "hook call failed");
+    }
+    CallOutcome { result, report }
+}
+
+async fn invoke(
+    app: &LoadedApp,
+    store: &mut Store<CallState>,
+    ctx: &wit_app::Context,
+    hook: Hook,
+) -> wasmtime::Result<HookResult> {
+    let instance = app.pre.instantiate_async(&mut *store).await?;
+    let guest = instance.tongban_platform_app();
+    Ok(match hook {
+        Hook::Validate { form } => {
+            HookResult::Validate(guest.call_validate(&mut *store, ctx, &form).await?.map_err(|errors| {
+                errors
+                    .into_iter()
+                    .map(|e| FieldError {
+                        field: e.field,
+                        message: e.message,
+                    })
+                    .collect()
+            }))
+        }
+        Hook::Submit { case, form } => HookResult::Submit(
+            guest
+                .call_submit(&mut *store, ctx, &case, &form)
+                .await?
+                .map(|o| match o {
+                    wit_app::Outcome::Queued => Outcome::Queued,
+                    wit_app::Outcome::Approved(s) => Outcome::Approved(s),
+                    wit_app::Outcome::Denied(s) => Outcome::Denied(s),
+                })
+                .map_err(AppError::from),
+        ),
+        Hook::OnEvent { case, event } => HookResult::OnEvent(
+            guest
+                .call_on_event(&mut *store, ctx, &case, &event.into())
+                .await?
+                .map_err(AppError::from),
+        ),
+    })
+}
+
+/// Refuse a result bigger than [`platform::MAX_RESULT_BYTES`]. The guest's own
+/// memory cap already bounded how much the host had to copy to get here.
+fn check_result_size(result: HookResult) -> Result<HookResult, CallError> {
+    let size = match &result {
+        HookResult::Validate(Ok(())) | HookResult::OnEvent(Ok(())) | HookResult::Submit(Ok(Outcome::Queued)) => 0,
+        HookResult::Validate(Err(errors)) => errors.iter().map(|e| e.field.len() + e.message.len() + 16).sum(),
+        HookResult::Submit(Ok(Outcome::Approved(s) | Outcome::Denied(s))) => s.len(),
+        HookResult::Submit(Err(e)) | HookResult::OnEvent(Err(e)) => e.detail.len(),
+    };
+    if size > platform::MAX_RESULT_BYTES {
+        return Err(CallError::Limit {
+            kind: LimitKind::Result,
+            detail: format!(
+                "the hook returned {size} bytes; the limit is {} bytes",
+                platform::MAX_RESULT_BYTES
+            ),
+        });
+    }
+    Ok(result)
+}
+
+fn classify(error: wasmtime::Error, output: &crate::wasi::CapturedOutput) -> CallError {
+    if let Some(breach) = error.downcast_ref::<LimitBreach>() {
+        return CallError::Limit {
+            kind: breach.kind,
+            detail: breach.detail.clone(),
+        };
+    }
+    // A guest that fills its capture pipe sees the stream close and usually
+    // panics on it; a trap with a full pipe is an output-limit breach.
+    let full = |pipe: &wasmtime_wasi::p2::pipe::MemoryOutputPipe| pipe.contents().len() >= platform::MAX_OUTPUT_BYTES;
+    if full(&output.stdout) || full(&output.stderr) {
+        return CallError::Limit {
+            kind: LimitKind::Output,
+            detail: format!(
+                "the app wrote more than {} bytes to stdout or stderr",
+                platform::MAX_OUTPUT_BYTES
+            ),
+        };
+    }
+    if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
+        match trap {
+            wasmtime::Trap::Interrupt => {
+                return CallError::Limit {
+                    kind: LimitKind::Time,
+                    detail: "the call ran past its timeout-ms deadline and was interrupted".into(),
+                };
+            }
+            wasmtime::Trap::OutOfFuel => {
+                return CallError::Limit {
+                    kind: LimitKind::Fuel,
+                    detail: "the call used up its fuel budget".into(),
+                };
+            }
+            wasmtime::Trap::StackOverflow => {
+                return CallError::Limit {
+                    kind: LimitKind::Stack,
+                    detail: format!(
+                        "the call exhausted its {} KiB wasm stack",
+                        crate::engine::MAX_WASM_STACK / 1024
+                    ),
+                };
+            }
+            _ => {}
+        }
+        let hint = match trap {
+            wasmtime::Trap::MemoryOutOfBounds => " (often Rust's shadow stack overflowing after deep recursion)",
+            _ => "",
+        };
+        return CallError::Trap(format!("{trap}{hint}{}", panic_message(&output.stderr.contents())));
+    }
+    tracing::error!(error = ?error, "host failure during a hook call");
+    CallError::Host(format!("{error:#}"))
+}
+
+/// The panic message Rust's panic hook printed to stderr, if any: the
+/// `panicked at` line and the message after it.
+fn panic_message(stderr: &[u8]) -> String {
+    let stderr = String::from_utf8_lossy(stderr);
+    let mut lines = stderr.lines().skip_while(|l| !l.contains("panicked at"));
+    match (lines.next(), lines.next()) {
+        (Some(at), Some(message)) => format!(": {} {}", at.trim(), message.trim()),
+        (Some(at), None) => format!(": {}", at.trim()),
+        _ => String::new(),
+    }
+}
+
+impl From<wit_types::Error> for AppError {
+    fn from(e: wit_types::Error) -> AppError {
+        let (kind, detail) = match e {
+            wit_types::Error::NotGranted(s) => ("not-granted", s),
+            wit_types::Error::ConsentRequired(s) => ("consent-required", s),
+            wit_types::Error::AssuranceTooLow(a) => ("assurance-too-low", format!("{a:?}").to_lowercase()),
+            wit_types::Error::NotFound(s) => ("not-found", s),
+            wit_types::Error::Invalid(s) => ("invalid", s),
+            wit_types::Error::Conflict(s) => ("conflict", s),
+            wit_types::Error::QuotaExceeded(s) => ("quota-exceeded", s),
+            wit_types::Error::Unavailable(s) => ("unavailable", s),
+        };
+        AppError {
+            kind: kind.into(),
+            detail,
+        }
+    }
+}
+
+impl From<Channel> for wit_types::Channel {
+    fn from(c: Channel) -> Self {
+        match c {
+            Channel::Web => wit_types::Channel::Web,
+            Channel::Mobile => wit_types::Channel::Mobile,
+            Channel::Window => wit_types::Channel::Window,
+            Channel::Kiosk => wit_types::Channel::Kiosk,
+            Channel::Hotline => wit_types::Channel::Hotline,
+        }
+    }
+}
+
+impl From<Assurance> for wit_types::Assurance {
+    fn from(a: Assurance) -> Self {
+        match a {
+            Assurance::Low => wit_types::Assurance::Low,
+            Assurance::Substantial => wit_types::Assurance::Substantial,
+            Assurance::High => wit_types::Assurance::High,
+        }
+    }
+}
+
+impl From<CaseEvent> for wit_app::Event {
+    fn from(e: CaseEvent) -> Self {
+        match e {
+            CaseEvent::Accepted => wit_app::Event::Accepted,
+            CaseEvent::CorrectionRequested(s) => wit_app::Event::CorrectionRequested(s),
+            CaseEvent::HandedOff(s) => wit_app::Event::HandedOff(s),
+            CaseEvent::Paid(s) => wit_app::Event::Paid(s),
+            CaseEvent::Approved(s) => wit_app::Event::Approved(s),
+            CaseEvent::Denied(s) => wit_app::Event::Denied(s),
+            CaseEvent::Withdrawn => wit_app::Event::Withdrawn,
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! `tongban:platform/log`: the app's own log, granted to every app. Lines are
+//! kept with the call's report and written to the host log with the app and
+//! version. Bounded per line and per call; past the bound lines are dropped
+//! and counted, because a chatty app should not lose its answer.
+
+use tongban_registry::Manifest;
+use wasmtime::component::{HasData, Linker};
+
+use crate::bindings::tongban::platform::log::{self as wit, Level};
+use crate::call::{CallEnv, CallState};
+use crate::limits::HostCallBudget;
+
+/// The longest log line kept, in bytes; longer lines are cut.
+pub const MAX_LINE_BYTES: usize = 4 * 1024;
+/// The most log bytes kept per hook call.
+pub const MAX_LOG_BYTES_PER_CALL: usize = 64 * 1024;
+
+/// One line the app logged.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LogLine {
+    pub level: &'static str,
+    pub message: String,
+}
+
+/// Per-call state.
+#[derive(Debug, Default)]
+pub struct LogCtx {
+    app: String,
+    pub lines: Vec<LogLine>,
+    bytes: usize,
+    pub dropped: usize,
+}
+
+impl LogCtx {
+    pub fn prepare(manifest: &Manifest, _env: &CallEnv) -> LogCtx {
+        LogCtx {
+            app: format!("{}@{}", manifest.app.id, manifest.app.version),
+            ..LogCtx::default()
+        }
+    }
+
+    fn push(&mut self, level: Level, mut message: String) {
+        if message.len() > MAX_LINE_BYTES {
+            let mut cut = MAX_LINE_BYTES;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push_str(" …[cut]");
+        }
+        if self.bytes + message.len() > MAX_LOG_BYTES_PER_CALL {
+            self.dropped += 1;
+            return;
+        }
+        self.bytes += message.len();
+        let level = match level {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        };
+        tracing::info!(target: "tongban::app", app = %self.app, level, "{message}");
+        self.lines.push(LogLine { level, message });
+    }
+}
+
+/// What the `Host` impl sees.
+pub struct LogView<'a> {
+    ctx: &'a mut LogCtx,
+    budget: &'a mut HostCallBudget,
+}
+
+/// Marker for linking.
+pub struct LogCapability;
+
+impl HasData for LogCapability {
+    type Data<'a> = LogView<'a>;
+}
+
+pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    wit::add_to_linker::<CallState, LogCapability>(linker, |s| LogView {
+        ctx: &mut s.caps.log,
+        budget: &mut s.budget,
+    })
+}
+
+impl wit::Host for LogView<'_> {
+    async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        self.budget.charge()?;
+        self.ctx.push(level, message);
+        Ok(())
+    }
+}

@@ -1,0 +1,136 @@
+//! `tongban:platform/storage`: app-scoped key-value storage, persisted in the
+//! host database and bounded by the manifest's `quota-kib`. Data belongs to the
+//! app id, so it survives upgrades to new versions.
+
+use tongban_registry::Manifest;
+use wasmtime::component::{HasData, Linker};
+
+use crate::bindings::tongban::platform::storage as wit;
+use crate::bindings::types;
+use crate::call::{CallEnv, CallState};
+use crate::capabilities::HostServices;
+use crate::limits::HostCallBudget;
+use crate::store::{Database, StorageWriteError};
+
+/// The longest key, in bytes.
+pub const MAX_KEY_BYTES: usize = 256;
+/// The most keys one `keys` call returns.
+pub const MAX_KEYS_PER_CALL: i64 = 1_000;
+
+/// Per-call state.
+#[derive(Debug, Clone)]
+pub struct StorageCtx {
+    app: String,
+    quota_bytes: Option<u64>,
+    db: Database,
+}
+
+impl StorageCtx {
+    pub fn prepare(manifest: &Manifest, _env: &CallEnv, services: &HostServices) -> StorageCtx {
+        StorageCtx {
+            app: manifest.app.id.clone(),
+            quota_bytes: manifest
+                .capabilities
+                .storage
+                .as_ref()
+                .map(|s| s.quota_kib as u64 * 1024),
+            db: services.db.clone(),
+        }
+    }
+
+    fn quota(&self) -> Result<u64, types::Error> {
+        self.quota_bytes.ok_or_else(|| super::not_granted("storage"))
+    }
+}
+
+/// What the `Host` impl sees.
+pub struct StorageView<'a> {
+    ctx: &'a mut StorageCtx,
+    budget: &'a mut HostCallBudget,
+}
+
+/// Marker for linking.
+pub struct StorageCapability;
+
+impl HasData for StorageCapability {
+    type Data<'a> = StorageView<'a>;
+}
+
+pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    wit::add_to_linker::<CallState, StorageCapability>(linker, |s| StorageView {
+        ctx: &mut s.caps.storage,
+        budget: &mut s.budget,
+    })
+}
+
+fn check_key(key: &str) -> Result<(), types::Error> {
+    if key.is_empty() || key.len() > MAX_KEY_BYTES {
+        return Err(types::Error::Invalid(format!(
+            "storage keys are 1 to {MAX_KEY_BYTES} bytes; this one is {}",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+fn unavailable(e: sqlx::Error) -> types::Error {
+    tracing::error!(error = %e, "app storage failed");
+    types::Error::Unavailable("app storage is temporarily unavailable".into())
+}
+
+impl wit::Host for StorageView<'_> {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, types::Error>> {
+        self.budget.charge()?;
+        let result = async {
+            self.ctx.quota()?;
+            check_key(&key)?;
+            self.ctx.db.kv_get(&self.ctx.app, &key).await.map_err(unavailable)
+        };
+        Ok(result.await)
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), types::Error>> {
+        self.budget.charge()?;
+        let result = async {
+            let quota = self.ctx.quota()?;
+            check_key(&key)?;
+            match self.ctx.db.kv_set(&self.ctx.app, &key, &value, quota).await {
+                Ok(()) => Ok(()),
+                Err(StorageWriteError::QuotaExceeded { quota_bytes }) => Err(types::Error::QuotaExceeded(format!(
+                    "storage quota of {} KiB would be exceeded",
+                    quota_bytes / 1024
+                ))),
+                Err(StorageWriteError::Database(e)) => Err(unavailable(e)),
+            }
+        };
+        Ok(result.await)
+    }
+
+    async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), types::Error>> {
+        self.budget.charge()?;
+        let result = async {
+            self.ctx.quota()?;
+            check_key(&key)?;
+            self.ctx.db.kv_delete(&self.ctx.app, &key).await.map_err(unavailable)
+        };
+        Ok(result.await)
+    }
+
+    async fn keys(&mut self, prefix: String) -> wasmtime::Result<Result<Vec<String>, types::Error>> {
+        self.budget.charge()?;
+        let result = async {
+            self.ctx.quota()?;
+            if prefix.len() > MAX_KEY_BYTES {
+                return Err(types::Error::Invalid(format!(
+                    "a key prefix is at most {MAX_KEY_BYTES} bytes"
+                )));
+            }
+            self.ctx
+                .db
+                .kv_keys(&self.ctx.app, &prefix, MAX_KEYS_PER_CALL)
+                .await
+                .map_err(unavailable)
+        };
+        Ok(result.await)
+    }
+}

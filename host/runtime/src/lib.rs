@@ -1,0 +1,101 @@
+//! The sandboxed component runtime.
+//!
+//! [`Runtime`] owns the one wasmtime engine (pooling allocator, epoch
+//! interruption, optional fuel), the compiled-artifact cache and the host
+//! services the capabilities use. [`Runtime::load`] turns a package into a
+//! [`LoadedApp`] (one `InstancePre`, linked from the manifest's grant), and
+//! [`Runtime::call`] runs one hook in a fresh store under the app's limits.
+//!
+//! Architecture invariant: this crate knows nothing about HTTP or JSON APIs.
+
+pub mod bindings;
+pub mod cache;
+pub mod call;
+pub mod capabilities;
+pub mod engine;
+pub mod error;
+pub mod limits;
+pub mod loaded;
+pub mod store;
+pub mod wasi;
+
+use std::path::PathBuf;
+
+pub use cache::LoadPath;
+pub use call::{
+    AppError, Assurance, CallEnv, CallOutcome, CallReport, CaseEvent, Channel, FieldError, Hook, HookResult, Outcome,
+    Session, SubjectKind,
+};
+pub use engine::EngineSettings;
+pub use error::{CallError, LimitKind, LoadError};
+pub use loaded::LoadedApp;
+pub use store::Database;
+
+use capabilities::HostServices;
+use tongban_registry::Package;
+use wasmtime::Engine;
+
+/// Settings of a runtime.
+#[derive(Debug, Clone)]
+pub struct RuntimeSettings {
+    pub engine: EngineSettings,
+    /// Where compiled artifacts are cached.
+    pub cache_dir: PathBuf,
+}
+
+impl RuntimeSettings {
+    /// Settings that keep everything under one data directory.
+    pub fn in_data_dir(dir: &std::path::Path) -> RuntimeSettings {
+        RuntimeSettings {
+            engine: EngineSettings::default(),
+            cache_dir: dir.join("compiled"),
+        }
+    }
+}
+
+/// The runtime: one engine, one cache, the host services.
+pub struct Runtime {
+    pub(crate) engine: Engine,
+    pub(crate) cache: cache::ArtifactCache,
+    pub(crate) services: HostServices,
+    pub(crate) settings: EngineSettings,
+    _ticker: engine::EpochTicker,
+}
+
+impl Runtime {
+    /// Start a runtime.
+    pub fn new(settings: RuntimeSettings, db: Database) -> anyhow::Result<Runtime> {
+        let engine = engine::build_engine(&settings.engine).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let cache = cache::ArtifactCache::open(&settings.cache_dir, &engine)?;
+        let ticker = engine::EpochTicker::start(&engine);
+        Ok(Runtime {
+            engine,
+            cache,
+            services: HostServices { db },
+            settings: settings.engine,
+            _ticker: ticker,
+        })
+    }
+
+    /// Load a package: check its imports against its grant, compile it (or
+    /// load it from the cache) and link it.
+    pub fn load(&self, package: &Package) -> Result<LoadedApp, LoadError> {
+        loaded::load(self, package)
+    }
+
+    /// Run one hook of a loaded app.
+    pub async fn call(&self, app: &LoadedApp, env: &CallEnv, hook: Hook) -> CallOutcome {
+        call::call(self, app, env, hook).await
+    }
+
+    /// The engine, for benchmarks that compare against a bare wasmtime call.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Drop a component's compiled artifact from the cache (for measuring a
+    /// cold load).
+    pub fn forget_compiled(&self, digest: &str) {
+        let _ = std::fs::remove_file(self.cache.path_of(digest));
+    }
+}

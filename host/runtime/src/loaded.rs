@@ -1,0 +1,81 @@
+//! A loaded app version: its manifest, its compiled component and one
+//! `InstancePre` linked from exactly its grant. Cheap to share; every call
+//! instantiates a fresh store from it.
+
+use std::time::Duration;
+
+use tongban_registry::check::import_problems;
+use tongban_registry::{ComponentInfo, Manifest, Package};
+use wasmtime::component::Linker;
+
+use crate::Runtime;
+use crate::bindings::ServiceAppPre;
+use crate::cache::LoadPath;
+use crate::call::CallState;
+use crate::capabilities::link_granted;
+use crate::error::LoadError;
+use crate::wasi::link_sandbox_wasi;
+
+/// How loading went.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadReport {
+    pub path: LoadPath,
+    pub duration: Duration,
+}
+
+/// One app version, ready to serve calls.
+pub struct LoadedApp {
+    pub manifest: Manifest,
+    pub digest: String,
+    pub(crate) pre: ServiceAppPre<CallState>,
+    pub report: LoadReport,
+}
+
+impl std::fmt::Debug for LoadedApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedApp")
+            .field("app", &self.manifest.app.id)
+            .field("version", &self.manifest.app.version.to_string())
+            .field("digest", &self.digest)
+            .finish()
+    }
+}
+
+pub(crate) fn load(runtime: &Runtime, package: &Package) -> Result<LoadedApp, LoadError> {
+    let manifest = package.manifest().map_err(|e| LoadError::Manifest(e.to_string()))?;
+    if manifest.app.kind != tongban_registry::AppKind::ServiceApp {
+        return Err(LoadError::Manifest(format!(
+            "app `{}` is a {}, which this runtime does not serve yet",
+            manifest.app.id,
+            manifest.app.kind.world()
+        )));
+    }
+    let info = ComponentInfo::inspect(&package.component).map_err(|e| LoadError::Component(e.to_string()))?;
+    let refused: Vec<String> = import_problems(&manifest, &info)
+        .into_iter()
+        .map(|p| p.message)
+        .collect();
+    if !refused.is_empty() {
+        return Err(LoadError::NotGranted(refused));
+    }
+
+    let digest = package.component_digest();
+    let (component, path, duration) = runtime
+        .cache
+        .load(&runtime.engine, &digest, &package.component)
+        .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+
+    let mut linker = Linker::<CallState>::new(&runtime.engine);
+    link_sandbox_wasi(&mut linker).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+    link_granted(&mut linker, &manifest.granted()).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+    let instance_pre = linker
+        .instantiate_pre(&component)
+        .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+    let pre = ServiceAppPre::new(instance_pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+    Ok(LoadedApp {
+        manifest,
+        digest,
+        pre,
+        report: LoadReport { path, duration },
+    })
+}

@@ -1,0 +1,78 @@
+//! The reduced WASI every app gets: clocks, randomness, and stdout/stderr
+//! captured into bounded pipes. The environment and arguments are empty, stdin
+//! is empty, and there are no preopened directories, so the filesystem
+//! interfaces are present (Rust's standard library imports them) but reach
+//! nothing. Sockets are not linked at all; a component importing them is
+//! refused at load.
+
+use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
+use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
+use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView as _};
+use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::random::WasiRandom;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::call::CallState;
+
+/// The stdout and stderr capture of one call.
+pub struct CapturedOutput {
+    pub stdout: MemoryOutputPipe,
+    pub stderr: MemoryOutputPipe,
+}
+
+/// A WASI context with nothing but bounded stdout and stderr.
+pub fn sandbox_ctx(output_cap: usize) -> (WasiCtx, CapturedOutput) {
+    let stdout = MemoryOutputPipe::new(output_cap);
+    let stderr = MemoryOutputPipe::new(output_cap);
+    let ctx = WasiCtx::builder()
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build();
+    (ctx, CapturedOutput { stdout, stderr })
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+struct IoTable;
+
+impl HasData for IoTable {
+    type Data<'a> = &'a mut ResourceTable;
+}
+
+/// Add the sandbox's WASI interfaces to a linker.
+pub fn link_sandbox_wasi(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    let l = linker;
+    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<CallState, IoTable>(l, |s| &mut s.table)?;
+    wasmtime_wasi_io::bindings::wasi::io::poll::add_to_linker::<CallState, IoTable>(l, |s| &mut s.table)?;
+    wasmtime_wasi_io::bindings::wasi::io::streams::add_to_linker::<CallState, IoTable>(l, |s| &mut s.table)?;
+    clocks::wall_clock::add_to_linker::<CallState, WasiClocks>(l, |s| s.clocks())?;
+    clocks::monotonic_clock::add_to_linker::<CallState, WasiClocks>(l, |s| s.clocks())?;
+    random::random::add_to_linker::<CallState, WasiRandom>(l, |s| &mut s.random)?;
+    random::insecure::add_to_linker::<CallState, WasiRandom>(l, |s| &mut s.random)?;
+    random::insecure_seed::add_to_linker::<CallState, WasiRandom>(l, |s| &mut s.random)?;
+    cli::exit::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
+    cli::environment::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
+    cli::stdin::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
+    cli::stdout::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
+    cli::stderr::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
+    cli::terminal_input::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
+    cli::terminal_output::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
+    cli::terminal_stdin::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
+    cli::terminal_stdout::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
+    cli::terminal_stderr::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
+    filesystem::types::add_to_linker::<CallState, WasiFilesystem>(l, |s| s.filesystem())?;
+    filesystem::preopens::add_to_linker::<CallState, WasiFilesystem>(l, |s| s.filesystem())?;
+    Ok(())
+}

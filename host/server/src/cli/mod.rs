@@ -1,0 +1,63 @@
+//! The command line. Every subcommand lives in its own file and has the same
+//! shape: parse arguments (clap), do the work, print, return an exit code.
+
+mod app_build;
+mod app_check;
+mod app_new;
+mod app_run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::CliError;
+
+/// 通办 Tongban: a platform for government service apps.
+#[derive(Debug, Parser)]
+#[command(name = "tongban", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write, build, check and run service apps.
+    #[command(subcommand)]
+    App(AppCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AppCommand {
+    /// Create a working app skeleton from the SDK template.
+    New(app_new::NewArgs),
+    /// Build an app directory into a package (component + tongban.toml).
+    Build(app_build::BuildArgs),
+    /// Run every check the marketplace runs, and list all problems.
+    Check(app_check::CheckArgs),
+    /// Run one hook of a package in the real runtime against a local host.
+    Run(app_run::RunArgs),
+}
+
+/// Where the platform keeps its data. Every command that opens the store takes
+/// these, the same way.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// The data directory: SQLite database, blobs and compiled artifacts.
+    #[arg(long, value_name = "DIR", default_value = "./data", env = "TONGBAN_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// A database URL (`sqlite://PATH` or `postgres://...`) instead of the
+    /// SQLite file in the data directory.
+    #[arg(long, value_name = "URL", env = "TONGBAN_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Command::App(AppCommand::New(args)) => app_new::run(args),
+        Command::App(AppCommand::Build(args)) => app_build::run(args),
+        Command::App(AppCommand::Check(args)) => app_check::run(args),
+        Command::App(AppCommand::Run(args)) => app_run::run(args),
+    }
+}

@@ -1,0 +1,189 @@
+//! The capabilities of this release, driven through the probe fixture: storage
+//! (persisted, app-scoped, bounded), identity.current, log, and the denials of
+//! the capabilities that are linked but not yet provided.
+
+use serde_json::{Value, json};
+use tongban_registry::Package;
+use tongban_runtime::{HookResult, LoadPath, Outcome};
+use tongban_tests::fixture;
+
+use crate::support::{env, runtime, submit};
+
+/// Run the probe's ops and return the JSON list of their results.
+async fn probe(
+    rt: &crate::support::TestRuntime,
+    package: &Package,
+    ops: Value,
+) -> (Vec<Value>, tongban_runtime::CallReport) {
+    let app = rt.runtime.load(package).unwrap();
+    let outcome = rt
+        .runtime
+        .call(&app, &env("330106"), submit("C-1", &ops.to_string()))
+        .await;
+    let HookResult::Submit(Ok(Outcome::Approved(text))) = outcome.result.unwrap() else {
+        panic!("the probe always approves with its results")
+    };
+    (serde_json::from_str(&text).unwrap(), outcome.report)
+}
+
+#[tokio::test]
+async fn storage_round_trips_and_persists_across_calls() {
+    let rt = runtime().await;
+    let package = fixture("probe");
+    let (results, _) = probe(
+        &rt,
+        &package,
+        json!([
+            {"op": "set", "key": "a/1", "size": 10},
+            {"op": "set", "key": "a/2", "size": 20},
+            {"op": "set", "key": "b/1", "size": 30},
+            {"op": "get", "key": "a/2"},
+            {"op": "keys", "prefix": "a/"},
+            {"op": "delete", "key": "a/1"},
+            {"op": "get", "key": "a/1"},
+        ]),
+    )
+    .await;
+    assert_eq!(results[3], json!({"ok": 20}));
+    assert_eq!(results[4], json!({"ok": ["a/1", "a/2"]}));
+    assert_eq!(results[6], json!({"ok": null}));
+
+    // A later call, with a fresh store, sees what the first one wrote.
+    let (results, _) = probe(&rt, &package, json!([{"op": "keys", "prefix": ""}])).await;
+    assert_eq!(results[0], json!({"ok": ["a/2", "b/1"]}));
+}
+
+#[tokio::test]
+async fn a_write_past_the_quota_is_refused_and_changes_nothing() {
+    let rt = runtime().await;
+    let package = fixture("probe"); // quota-kib = 4
+    let (results, _) = probe(
+        &rt,
+        &package,
+        json!([
+            {"op": "set", "key": "k", "size": 3000},
+            {"op": "set", "key": "other", "size": 2000},
+            {"op": "set", "key": "k", "size": 4000},
+            {"op": "get", "key": "k"},
+            {"op": "set", "key": "k", "size": 1000},
+            {"op": "set", "key": "other", "size": 2000},
+        ]),
+    )
+    .await;
+    assert_eq!(results[0], json!({"ok": null}));
+    assert_eq!(results[1]["err"]["kind"], "quota-exceeded", "{}", results[1]);
+    assert!(results[1]["err"]["detail"].as_str().unwrap().contains("4 KiB"));
+    assert_eq!(
+        results[2],
+        json!({"ok": null}),
+        "replacing a value counts only the new size"
+    );
+    assert_eq!(results[3], json!({"ok": 4000}));
+    assert_eq!(results[4], json!({"ok": null}));
+    assert_eq!(results[5], json!({"ok": null}), "shrinking k freed room");
+}
+
+#[tokio::test]
+async fn bad_keys_are_invalid_not_traps() {
+    let rt = runtime().await;
+    let long = "x".repeat(257);
+    let (results, _) = probe(
+        &rt,
+        &fixture("probe"),
+        json!([{"op": "set", "key": "", "size": 1}, {"op": "get", "key": long}]),
+    )
+    .await;
+    assert_eq!(results[0]["err"]["kind"], "invalid");
+    assert_eq!(results[1]["err"]["kind"], "invalid");
+    assert!(results[1]["err"]["detail"].as_str().unwrap().contains("257"));
+}
+
+#[tokio::test]
+async fn storage_is_scoped_to_the_app() {
+    let rt = runtime().await;
+    let mine = fixture("probe");
+    let mut other = mine.clone();
+    other.manifest_text = other
+        .manifest_text
+        .replace("cn.gov.test.probe", "cn.gov.test.other-probe");
+    probe(&rt, &mine, json!([{"op": "set", "key": "secret", "size": 5}])).await;
+    let (results, _) = probe(
+        &rt,
+        &other,
+        json!([{"op": "get", "key": "secret"}, {"op": "keys", "prefix": ""}]),
+    )
+    .await;
+    assert_eq!(results, vec![json!({"ok": null}), json!({"ok": []})]);
+}
+
+#[tokio::test]
+async fn identity_current_is_the_session_and_attributes_are_guarded() {
+    let rt = runtime().await;
+    let (results, _) = probe(
+        &rt,
+        &fixture("probe"),
+        json!([
+            {"op": "whoami"},
+            {"op": "attributes", "names": ["phone"]},
+            {"op": "attributes", "names": ["name"]},
+        ]),
+    )
+    .await;
+    assert_eq!(results[0]["ok"]["subject"], "sub-7f3a");
+    assert_eq!(results[0]["ok"]["channel"], "web");
+    assert_eq!(results[0]["ok"]["assurance"], "substantial");
+    assert_eq!(results[1]["err"]["kind"], "not-granted", "phone is not declared");
+    assert!(results[1]["err"]["detail"].as_str().unwrap().contains("phone"));
+    assert_eq!(
+        results[2]["err"]["kind"], "unavailable",
+        "declared, but consent is not built yet"
+    );
+}
+
+#[tokio::test]
+async fn certificates_deny_unregistered_types_and_are_otherwise_unavailable() {
+    let rt = runtime().await;
+    let (results, _) = probe(
+        &rt,
+        &fixture("probe"),
+        json!([{"op": "issue", "type": "BUSINESS-LICENCE"}, {"op": "issue", "type": "TEST-CERT"}]),
+    )
+    .await;
+    assert_eq!(results[0]["err"]["kind"], "not-granted");
+    assert!(
+        results[0]["err"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("BUSINESS-LICENCE")
+    );
+    assert_eq!(results[1]["err"]["kind"], "unavailable");
+}
+
+#[tokio::test]
+async fn logs_and_stdout_are_captured_in_the_report() {
+    let rt = runtime().await;
+    let (_, report) = probe(
+        &rt,
+        &fixture("probe"),
+        json!([{"op": "log", "message": "你好 log"}, {"op": "print", "message": "hello stdout"}]),
+    )
+    .await;
+    assert_eq!(report.log.len(), 1);
+    assert_eq!(report.log[0].level, "info");
+    assert_eq!(report.log[0].message, "你好 log");
+    assert_eq!(report.stdout, "hello stdout\n");
+    assert_eq!(report.host_calls, 1, "println is WASI, not a capability call");
+    assert!(report.peak_memory_bytes > 0);
+}
+
+#[tokio::test]
+async fn a_second_load_comes_from_the_compiled_artifact_cache() {
+    let rt = runtime().await;
+    let package = fixture("trivial");
+    rt.runtime.forget_compiled(&package.component_digest());
+    let first = rt.runtime.load(&package).unwrap();
+    assert_eq!(first.report.path, LoadPath::Compiled);
+    let second = rt.runtime.load(&package).unwrap();
+    assert_eq!(second.report.path, LoadPath::Cached);
+    assert!(second.report.duration < first.report.duration);
+}

@@ -1,0 +1,7 @@
+//! The one integration test binary: real components, built from source, run in
+//! the real runtime against a real SQLite database.
+
+mod capabilities;
+mod hostile;
+mod sole_proprietor;
+mod support;

@@ -1,0 +1,43 @@
+//! Shared set-up: a runtime over a fresh SQLite database in a temporary
+//! directory, and call environments.
+
+use tempfile::TempDir;
+use tongban_runtime::{Assurance, CallEnv, Channel, Database, Hook, Runtime, RuntimeSettings, Session, SubjectKind};
+
+pub struct TestRuntime {
+    pub runtime: Runtime,
+    _dir: TempDir,
+}
+
+pub async fn runtime() -> TestRuntime {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_data_dir(dir.path()).await.unwrap();
+    let runtime = Runtime::new(RuntimeSettings::in_data_dir(dir.path()), db).unwrap();
+    TestRuntime { runtime, _dir: dir }
+}
+
+pub fn env(region: &str) -> CallEnv {
+    CallEnv {
+        session: Session {
+            subject: "sub-7f3a".into(),
+            kind: SubjectKind::Person,
+            assurance: Assurance::Substantial,
+            channel: Channel::Web,
+            on_behalf_of: None,
+            locale: "zh-CN".into(),
+        },
+        item: "TEST".into(),
+        region: region.into(),
+    }
+}
+
+pub fn validate(form: &str) -> Hook {
+    Hook::Validate { form: form.into() }
+}
+
+pub fn submit(case: &str, form: &str) -> Hook {
+    Hook::Submit {
+        case: case.into(),
+        form: form.into(),
+    }
+}

@@ -1,0 +1,88 @@
+//! `cargo xtask test`: the one command that runs every test on a fresh machine.
+//!
+//! It installs what the tests need that cargo does not (the `wasm32-wasip2`
+//! target), then runs the host workspace's tests (which build the fixture and
+//! example components from source) and the example apps' own test-kit tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask test [-- CARGO TEST ARGS]");
+            return ExitCode::from(64);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the root")
+        .to_owned()
+}
+
+fn step(title: &str) {
+    eprintln!("\n==> {title}");
+}
+
+fn run(mut command: Command) -> Result<(), String> {
+    let shown = format!("{command:?}");
+    let status = command.status().map_err(|e| format!("cannot run {shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed ({status})"))
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn test(extra: &[String]) -> Result<(), String> {
+    let root = root();
+    step("toolchain: the wasm32-wasip2 target");
+    ensure_wasm_target()?;
+
+    step("host workspace: unit, integration and benchmark-smoke tests");
+    let mut host = cargo();
+    host.current_dir(&root)
+        .args(["test", "--workspace", "--all-targets"])
+        .args(extra);
+    run(host)?;
+
+    step("example apps: test-kit unit tests");
+    let mut plugins = cargo();
+    plugins.current_dir(root.join("plugins")).arg("test");
+    run(plugins)?;
+    Ok(())
+}
+
+/// Add the wasm target through rustup when the pinned toolchain lacks it.
+/// rustup installs a toolchain's listed targets only when it installs the
+/// toolchain itself, so a machine that already had 1.95.0 needs this.
+fn ensure_wasm_target() -> Result<(), String> {
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("cannot run rustc: {e}"))?;
+    let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_owned();
+    if Path::new(&sysroot).join("lib/rustlib/wasm32-wasip2").exists() {
+        eprintln!("wasm32-wasip2 is installed");
+        return Ok(());
+    }
+    let mut add = Command::new("rustup");
+    add.args(["target", "add", "wasm32-wasip2"]);
+    run(add)
+}
