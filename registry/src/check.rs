@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::capability::{ImportKind, classify_import};
 use crate::component::ComponentInfo;
@@ -14,11 +14,12 @@ use crate::package::Package;
 use crate::platform;
 
 /// Which check found a problem. The names are stable and shown to publishers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CheckName {
     ManifestSchema,
     AppId,
+    Publisher,
     Component,
     Imports,
     World,
@@ -34,6 +35,7 @@ impl fmt::Display for CheckName {
         let name = match self {
             CheckName::ManifestSchema => "manifest-schema",
             CheckName::AppId => "app-id",
+            CheckName::Publisher => "publisher",
             CheckName::Component => "component",
             CheckName::Imports => "imports",
             CheckName::World => "world",
@@ -48,7 +50,7 @@ impl fmt::Display for CheckName {
 }
 
 /// One problem found by one check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     pub check: CheckName,
     pub message: String,
@@ -61,7 +63,7 @@ impl fmt::Display for Problem {
 }
 
 /// The outcome of all checks on one package.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckReport {
     /// The checks that ran, in order.
     pub ran: Vec<CheckName>,
@@ -121,6 +123,7 @@ pub fn check_package(package: &Package) -> CheckReport {
 
     if let Some(manifest) = &manifest {
         check_app_id(manifest, &mut report);
+        check_publisher(manifest, &mut report);
         check_platform(manifest, component.as_ref(), &mut report);
         check_limits(manifest, &mut report);
         check_items(manifest, &mut report);
@@ -161,6 +164,13 @@ fn check_app_id(manifest: &Manifest, report: &mut CheckReport) {
                 "app id `{id}` is not in reverse-DNS form (at least three dot-separated lower-case labels, e.g. `cn.gov.hz.amr.sole-proprietor`)"
             ),
         );
+    }
+}
+
+fn check_publisher(manifest: &Manifest, report: &mut CheckReport) {
+    report.ran(CheckName::Publisher);
+    if let Err(e) = crate::org::validate_uscc(&manifest.app.publisher) {
+        report.problem(CheckName::Publisher, format!("app.publisher: {e}"));
     }
 }
 

@@ -5,14 +5,20 @@
 //! components with `wasmparser` and `wit-component` only, so the registry can run
 //! where no runtime does.
 
+pub mod audit;
 pub mod capability;
 pub mod check;
 pub mod component;
+pub mod diff;
 pub mod error;
 pub mod form;
 pub mod manifest;
+pub mod market;
+pub mod org;
 pub mod package;
 pub mod platform;
+pub mod release;
+pub mod signing;
 
 pub use capability::Capability;
 pub use check::{CheckReport, Problem, check_package};

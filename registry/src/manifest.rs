@@ -286,7 +286,7 @@ mod tests {
 id = "cn.gov.hz.amr.sole-proprietor"
 version = "1.2.0"
 kind = "service-app"
-publisher = "11330100002489123X"
+publisher = "113301000024891238"
 platform = "^0.1"
 name = { zh-CN = "个体工商户设立登记", en = "Sole proprietorship registration" }
 

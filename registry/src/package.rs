@@ -18,6 +18,8 @@ use crate::error::PackageError;
 use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::platform::MAX_COMPONENT_BYTES;
 
+/// The signature's file name inside a package; not covered by the digest.
+pub const SIGNATURE_FILE: &str = "signature.json";
 /// The component's file name inside a package.
 pub const COMPONENT_FILE: &str = "component.wasm";
 /// The package file extension.
@@ -38,6 +40,8 @@ pub struct Package {
     pub component: Vec<u8>,
     /// Every other file, by package-relative path.
     pub files: BTreeMap<String, Vec<u8>>,
+    /// The publisher's signature over [`Package::digest`], once signed.
+    pub signature: Option<crate::signing::PackageSignature>,
 }
 
 impl Package {
@@ -53,7 +57,13 @@ impl Package {
             manifest_text,
             component,
             files,
+            signature: None,
         })
+    }
+
+    /// Sign the package with a publisher key.
+    pub fn sign(&mut self, key: &crate::signing::SigningKey) {
+        self.signature = Some(key.sign_package_digest(&self.digest()));
     }
 
     /// Parse the manifest.
@@ -98,7 +108,15 @@ impl Package {
     /// The package as `.tbpkg` bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut builder = tar::Builder::new(GzEncoder::new(Vec::new(), Compression::default()));
-        for (name, bytes) in self.entries() {
+        let signature = self
+            .signature
+            .as_ref()
+            .map(|s| serde_json::to_vec_pretty(s).expect("signatures serialize"));
+        let mut entries = self.entries();
+        if let Some(signature) = &signature {
+            entries.push((SIGNATURE_FILE, signature.as_slice()));
+        }
+        for (name, bytes) in entries {
             let mut header = tar::Header::new_gnu();
             header.set_size(bytes.len() as u64);
             header.set_mode(0o644);
@@ -119,6 +137,7 @@ impl Package {
         let mut archive = tar::Archive::new(GzDecoder::new(bytes));
         let mut manifest_text = None;
         let mut component = None;
+        let mut signature = None;
         let mut files = BTreeMap::new();
         let mut count = 0usize;
         let entries = archive.entries().map_err(|e| PackageError::Archive(e.to_string()))?;
@@ -165,6 +184,13 @@ impl Package {
                         return Err(PackageError::Duplicate(name));
                     }
                 }
+                SIGNATURE_FILE => {
+                    let parsed = serde_json::from_slice(&data)
+                        .map_err(|e| PackageError::Archive(format!("signature.json is malformed: {e}")))?;
+                    if signature.replace(parsed).is_some() {
+                        return Err(PackageError::Duplicate(name));
+                    }
+                }
                 _ => {
                     if files.insert(name.clone(), data).is_some() {
                         return Err(PackageError::Duplicate(name));
@@ -176,6 +202,7 @@ impl Package {
             manifest_text: manifest_text.ok_or(PackageError::Missing(MANIFEST_FILE))?,
             component: component.ok_or(PackageError::Missing(COMPONENT_FILE))?,
             files,
+            signature,
         })
     }
 
@@ -246,7 +273,22 @@ mod tests {
             manifest_text: "[app]\n".into(),
             component: vec![0, 97, 115, 109],
             files: BTreeMap::from([("forms/apply.json".to_owned(), b"{}".to_vec())]),
+            signature: None,
         }
+    }
+
+    #[test]
+    fn a_signed_package_keeps_its_signature_and_its_digest() {
+        let mut package = sample();
+        let unsigned_digest = package.digest();
+        package.sign(&crate::signing::SigningKey::generate());
+        assert_eq!(
+            package.digest(),
+            unsigned_digest,
+            "the signature is not part of the digest"
+        );
+        let back = Package::from_bytes(&package.to_bytes()).unwrap();
+        assert_eq!(back.signature, package.signature);
     }
 
     #[test]

@@ -3,5 +3,6 @@
 
 mod capabilities;
 mod hostile;
+mod market;
 mod sole_proprietor;
 mod support;

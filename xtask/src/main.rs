@@ -55,11 +55,17 @@ fn test(extra: &[String]) -> Result<(), String> {
     step("toolchain: the wasm32-wasip2 target");
     ensure_wasm_target()?;
 
+    step("PostgreSQL: a fresh database for this run");
+    let postgres = provision_postgres()?;
+
     step("host workspace: unit, integration and benchmark-smoke tests");
     let mut host = cargo();
     host.current_dir(&root)
         .args(["test", "--workspace", "--all-targets"])
         .args(extra);
+    if let Some(url) = &postgres {
+        host.env("TONGBAN_TEST_DATABASE_URL", url);
+    }
     run(host)?;
 
     step("example apps: test-kit unit tests");
@@ -67,6 +73,56 @@ fn test(extra: &[String]) -> Result<(), String> {
     plugins.current_dir(root.join("plugins")).arg("test");
     run(plugins)?;
     Ok(())
+}
+
+/// The machine's PostgreSQL, where the tests create one database each.
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Create a fresh database for this run on the PostgreSQL named by
+/// `TONGBAN_TEST_POSTGRES` (default: the machine's, trust auth) and return
+/// its URL. Without a reachable PostgreSQL, CI fails; elsewhere the
+/// PostgreSQL half of the tests is skipped with a warning.
+fn provision_postgres() -> Result<Option<String>, String> {
+    if let Ok(url) = std::env::var("TONGBAN_TEST_DATABASE_URL") {
+        eprintln!("using TONGBAN_TEST_DATABASE_URL={url}");
+        return Ok(Some(url));
+    }
+    let admin = std::env::var("TONGBAN_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.into());
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let name = format!("tongban_run_{stamp}_{}", std::process::id());
+    let created = Command::new("psql")
+        .args([
+            admin.as_str(),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .output();
+    match created {
+        Ok(out) if out.status.success() => {
+            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+            let url = format!("{base}/{name}");
+            eprintln!("created {url}");
+            Ok(Some(url))
+        }
+        other => {
+            let why = match other {
+                Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+                Err(e) => format!("cannot run psql: {e}"),
+            };
+            if std::env::var_os("CI").is_some() {
+                Err(format!("CI needs PostgreSQL at {admin}: {why}"))
+            } else {
+                eprintln!("warning: no PostgreSQL at {admin} ({why}); the PostgreSQL half of the tests is skipped");
+                Ok(None)
+            }
+        }
+    }
 }
 
 /// Add the wasm target through rustup when the pinned toolchain lacks it.

@@ -16,7 +16,6 @@ pub mod engine;
 pub mod error;
 pub mod limits;
 pub mod loaded;
-pub mod store;
 pub mod wasi;
 
 use std::path::PathBuf;
@@ -29,7 +28,7 @@ pub use call::{
 pub use engine::EngineSettings;
 pub use error::{CallError, LimitKind, LoadError};
 pub use loaded::LoadedApp;
-pub use store::Database;
+pub use tongban_store::Database;
 
 use capabilities::HostServices;
 use tongban_registry::Package;

@@ -20,6 +20,7 @@ pub mod cases;
 pub mod certificates;
 pub mod exchange;
 pub mod identity;
+pub mod kv;
 pub mod log;
 pub mod notify;
 pub mod payments;
@@ -32,7 +33,7 @@ use wasmtime::component::Linker;
 
 use crate::bindings::types;
 use crate::call::{CallEnv, CallState};
-use crate::store::Database;
+use tongban_store::Database;
 
 /// Host services the capabilities draw on, typed; capabilities read no
 /// environment variables or files themselves.

@@ -5,12 +5,13 @@
 use tongban_registry::Manifest;
 use wasmtime::component::{HasData, Linker};
 
+use super::kv::{self, StorageWriteError};
 use crate::bindings::tongban::platform::storage as wit;
 use crate::bindings::types;
 use crate::call::{CallEnv, CallState};
 use crate::capabilities::HostServices;
 use crate::limits::HostCallBudget;
-use crate::store::{Database, StorageWriteError};
+use tongban_store::Database;
 
 /// The longest key, in bytes.
 pub const MAX_KEY_BYTES: usize = 256;
@@ -84,7 +85,7 @@ impl wit::Host for StorageView<'_> {
         let result = async {
             self.ctx.quota()?;
             check_key(&key)?;
-            self.ctx.db.kv_get(&self.ctx.app, &key).await.map_err(unavailable)
+            kv::get(&self.ctx.db, &self.ctx.app, &key).await.map_err(unavailable)
         };
         Ok(result.await)
     }
@@ -94,7 +95,7 @@ impl wit::Host for StorageView<'_> {
         let result = async {
             let quota = self.ctx.quota()?;
             check_key(&key)?;
-            match self.ctx.db.kv_set(&self.ctx.app, &key, &value, quota).await {
+            match kv::set(&self.ctx.db, &self.ctx.app, &key, &value, quota).await {
                 Ok(()) => Ok(()),
                 Err(StorageWriteError::QuotaExceeded { quota_bytes }) => Err(types::Error::QuotaExceeded(format!(
                     "storage quota of {} KiB would be exceeded",
@@ -111,7 +112,7 @@ impl wit::Host for StorageView<'_> {
         let result = async {
             self.ctx.quota()?;
             check_key(&key)?;
-            self.ctx.db.kv_delete(&self.ctx.app, &key).await.map_err(unavailable)
+            kv::delete(&self.ctx.db, &self.ctx.app, &key).await.map_err(unavailable)
         };
         Ok(result.await)
     }
@@ -125,9 +126,7 @@ impl wit::Host for StorageView<'_> {
                     "a key prefix is at most {MAX_KEY_BYTES} bytes"
                 )));
             }
-            self.ctx
-                .db
-                .kv_keys(&self.ctx.app, &prefix, MAX_KEYS_PER_CALL)
+            kv::keys(&self.ctx.db, &self.ctx.app, &prefix, MAX_KEYS_PER_CALL)
                 .await
                 .map_err(unavailable)
         };

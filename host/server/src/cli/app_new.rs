@@ -26,7 +26,7 @@ pub struct NewArgs {
     #[arg(long, value_name = "ID")]
     id: Option<String>,
     /// Your org's unified social credit code.
-    #[arg(long, value_name = "CODE", default_value = "11330100002489123X")]
+    #[arg(long, value_name = "CODE", default_value = "113301000024891238")]
     publisher: String,
     /// The implementation code (实施编码) of the service item.
     #[arg(long, value_name = "CODE", default_value = "330100-XK-00000-001")]

@@ -148,16 +148,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         region: args.region.clone(),
     };
 
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Platform(format!("cannot start the async runtime: {e}")))?;
+    let tokio = super::tokio_runtime()?;
     tokio.block_on(async {
-        let db = match &args.store.database_url {
-            Some(url) => Database::open(url).await,
-            None => Database::open_data_dir(&args.store.data_dir).await,
-        }
-        .map_err(|e| CliError::Platform(format!("cannot open the database: {e}")))?;
+        let db = Database::open_configured(args.store.database_url.as_deref(), &args.store.data_dir)
+            .await
+            .map_err(|e| CliError::Platform(format!("cannot open the database: {e}")))?;
         let mut settings = RuntimeSettings::in_data_dir(&args.store.data_dir);
         settings.engine = EngineSettings {
             fuel: args.fuel,

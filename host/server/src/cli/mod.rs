@@ -5,6 +5,7 @@ mod app_build;
 mod app_check;
 mod app_new;
 mod app_run;
+mod audit_verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +27,15 @@ enum Command {
     /// Write, build, check and run service apps.
     #[command(subcommand)]
     App(AppCommand),
+    /// Check the hash-chained audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the chain and name the first broken entry.
+    Verify(audit_verify::VerifyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,5 +69,14 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::App(AppCommand::Build(args)) => app_build::run(args),
         Command::App(AppCommand::Check(args)) => app_check::run(args),
         Command::App(AppCommand::Run(args)) => app_run::run(args),
+        Command::Audit(AuditCommand::Verify(args)) => audit_verify::run(args),
     }
+}
+
+/// The async runtime for commands that need one.
+pub fn tokio_runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Platform(format!("cannot start the async runtime: {e}")))
 }

@@ -1,0 +1,82 @@
+//! The queries behind the `storage` capability: app-scoped key-value rows in
+//! the `app_kv` table, on either backend.
+
+use sqlx::Row;
+use tongban_store::Database;
+
+/// Why a write to app storage did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageWriteError {
+    #[error("the write would exceed the app's storage quota of {quota_bytes} bytes")]
+    QuotaExceeded { quota_bytes: u64 },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// The value of an app's key.
+pub async fn get(db: &Database, app: &str, key: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    let row = sqlx::query("SELECT value FROM app_kv WHERE app_id = $1 AND key = $2")
+        .bind(app)
+        .bind(key)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(|r| r.try_get::<Vec<u8>, _>(0)).transpose()
+}
+
+/// Set an app's key, unless the app's total (keys plus values) would then
+/// exceed `quota_bytes`. The check and the write are one statement, so a
+/// refused write changes nothing. On PostgreSQL the statement runs under a
+/// per-app advisory lock, so two concurrent writes cannot both squeeze under
+/// the quota (SQLite serializes writers already).
+pub async fn set(db: &Database, app: &str, key: &str, value: &[u8], quota_bytes: u64) -> Result<(), StorageWriteError> {
+    let size = (key.len() + value.len()) as i64;
+    let mut tx = db.pool().begin().await?;
+    if db.backend() == tongban_store::Backend::Postgres {
+        sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS held")
+            .bind(app)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let done = sqlx::query(
+        "INSERT INTO app_kv (app_id, key, value, size)
+         SELECT $1, $2, $3, $4
+         WHERE (SELECT COALESCE(SUM(size), 0) FROM app_kv WHERE app_id = $1 AND key <> $2) + $4 <= $5
+         ON CONFLICT (app_id, key) DO UPDATE SET value = excluded.value, size = excluded.size",
+    )
+    .bind(app)
+    .bind(key)
+    .bind(value.to_vec())
+    .bind(size)
+    .bind(quota_bytes as i64)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StorageWriteError::QuotaExceeded { quota_bytes });
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Remove an app's key.
+pub async fn delete(db: &Database, app: &str, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM app_kv WHERE app_id = $1 AND key = $2")
+        .bind(app)
+        .bind(key)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Up to `limit` of an app's keys with a prefix, in byte order.
+pub async fn keys(db: &Database, app: &str, prefix: &str, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+    let order = db.byte_order("key");
+    let rows = sqlx::query(&format!(
+        "SELECT key FROM app_kv WHERE app_id = $1 AND substr(key, 1, length($2)) = $2 ORDER BY {order} LIMIT $3"
+    ))
+    .bind(app)
+    .bind(prefix)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(|r| r.try_get::<String, _>(0)).collect()
+}

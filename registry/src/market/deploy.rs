@@ -1,0 +1,303 @@
+//! Release per region: pilot, staged rollout, halt, rollback, deprecate, and
+//! the version-wide yank and revoke. Every change bumps the serving epoch in
+//! the same transaction; servers poll the epoch and swap their serving table,
+//! so a change is live everywhere within the poll interval, with no restart.
+
+use serde::{Deserialize, Serialize};
+use sqlx::{Any, Row, Transaction};
+use tongban_store::now_ms;
+
+use super::audit_log::{append, begin, state_digest};
+use super::orgs::is_region_code;
+use super::publish::{set_version_state, version_state_and_org};
+use super::{Actor, MarketError, Marketplace};
+use crate::release::{DeploymentAction, DeploymentState, Role, VersionAction, check_rollout_percentage};
+
+/// What a release action asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "action")]
+pub enum ReleaseAction {
+    /// Serve the version to a named group of subjects only.
+    Pilot {
+        region: String,
+        group: Vec<String>,
+    },
+    /// Serve the version to this share of subjects; the share only rises, and
+    /// at 100 the version becomes the region's active version.
+    Rollout {
+        region: String,
+        percentage: u8,
+    },
+    Halt {
+        region: String,
+    },
+    /// After a halt, the previous active version serves alone again.
+    Rollback {
+        region: String,
+    },
+    Deprecate {
+        region: String,
+        message: String,
+        sunset_at: i64,
+    },
+    /// No new pilots or rollouts anywhere; existing deployments keep serving.
+    Yank,
+    /// Stop serving everywhere at once (kill switch).
+    Revoke,
+}
+
+/// A deployment as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub app: String,
+    pub region: String,
+    pub version: String,
+    pub state: DeploymentState,
+    pub percentage: u8,
+    pub pilot_group: Vec<String>,
+    pub message: Option<String>,
+    pub sunset_at: Option<i64>,
+}
+
+/// Bump the serving epoch inside a transaction.
+pub(crate) async fn bump_epoch(tx: &mut Transaction<'static, Any>) -> Result<(), MarketError> {
+    sqlx::query("UPDATE serving_epoch SET epoch = epoch + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The current serving epoch.
+pub async fn serving_epoch(db: &tongban_store::Database) -> Result<i64, MarketError> {
+    Ok(sqlx::query("SELECT epoch FROM serving_epoch WHERE id = 1")
+        .fetch_one(db.pool())
+        .await?
+        .try_get(0)?)
+}
+
+fn deployment_state_text(state: DeploymentState) -> String {
+    state.to_string()
+}
+
+pub(crate) fn parse_deployment_state(text: &str) -> Result<DeploymentState, MarketError> {
+    serde_json::from_value(serde_json::Value::String(text.into()))
+        .map_err(|_| MarketError::Internal(format!("unknown deployment state `{text}` in the database")))
+}
+
+fn region_of(action: &ReleaseAction) -> Option<&str> {
+    match action {
+        ReleaseAction::Pilot { region, .. }
+        | ReleaseAction::Rollout { region, .. }
+        | ReleaseAction::Halt { region }
+        | ReleaseAction::Rollback { region }
+        | ReleaseAction::Deprecate { region, .. } => Some(region),
+        ReleaseAction::Yank | ReleaseAction::Revoke => None,
+    }
+}
+
+impl Marketplace {
+    /// Apply a release action to a version.
+    pub async fn release(
+        &self,
+        actor: &Actor,
+        app: &str,
+        version: &str,
+        action: ReleaseAction,
+    ) -> Result<String, MarketError> {
+        if let Some(region) = region_of(&action) {
+            if !is_region_code(region) {
+                return Err(MarketError::invalid(format!(
+                    "`{region}` is not a 6-digit GB/T 2260 region code"
+                )));
+            }
+            if actor.role == Role::RegionAdmin && actor.region.as_deref() != Some(region) {
+                return Err(MarketError::forbidden(format!(
+                    "{} administers region {}, not {region}",
+                    actor.user,
+                    actor.region.as_deref().unwrap_or("none")
+                )));
+            }
+        }
+        let mut tx = begin(&self.db).await?;
+        let (version_state, owner) = version_state_and_org(&mut tx, app, version).await?;
+        if actor.role == Role::Publisher && actor.org.as_deref() != Some(owner.as_str()) {
+            return Err(MarketError::forbidden(format!("{app} belongs to org {owner}")));
+        }
+        let subject = format!("{app}@{version}");
+        let summary = match &action {
+            ReleaseAction::Yank | ReleaseAction::Revoke => {
+                let (verb, name) = if action == ReleaseAction::Yank {
+                    (VersionAction::Yank, "release.yank")
+                } else {
+                    (VersionAction::Revoke, "release.revoke")
+                };
+                let next = version_state.apply(verb, actor.role)?;
+                set_version_state(&mut tx, app, version, next).await?;
+                append(
+                    &mut tx,
+                    actor,
+                    name,
+                    &subject,
+                    &state_digest(&version_state),
+                    &state_digest(&next),
+                )
+                .await?;
+                format!("{subject} is {next}")
+            }
+            regional => {
+                let region = region_of(regional).expect("regional actions have a region").to_owned();
+                let current = load_deployment(&mut tx, app, &region, version).await?;
+                let kind = match regional {
+                    ReleaseAction::Pilot { .. } => DeploymentAction::Pilot,
+                    ReleaseAction::Rollout { .. } => DeploymentAction::Rollout,
+                    ReleaseAction::Halt { .. } => DeploymentAction::Halt,
+                    ReleaseAction::Rollback { .. } => DeploymentAction::Rollback,
+                    _ => DeploymentAction::Deprecate,
+                };
+                if matches!(kind, DeploymentAction::Pilot | DeploymentAction::Rollout) && !version_state.may_deploy() {
+                    return Err(MarketError::conflict(format!(
+                        "{subject} is {version_state}; only an approved version may be piloted or rolled out"
+                    )));
+                }
+                let next = DeploymentState::apply(current.as_ref().map(|d| d.state), kind, actor.role)?;
+                let mut deployment = current.clone().unwrap_or(Deployment {
+                    app: app.into(),
+                    region: region.clone(),
+                    version: version.into(),
+                    state: next,
+                    percentage: 0,
+                    pilot_group: vec![],
+                    message: None,
+                    sunset_at: None,
+                });
+                match regional {
+                    ReleaseAction::Pilot { group, .. } => {
+                        if group.is_empty() {
+                            return Err(MarketError::invalid(
+                                "a pilot needs a named group of at least one subject",
+                            ));
+                        }
+                        deployment.pilot_group = group.clone();
+                    }
+                    ReleaseAction::Rollout { percentage, .. } => {
+                        let previous = current
+                            .as_ref()
+                            .filter(|d| d.state == DeploymentState::RollingOut)
+                            .map(|d| d.percentage);
+                        check_rollout_percentage(previous, *percentage).map_err(MarketError::Invalid)?;
+                        deployment.percentage = *percentage;
+                    }
+                    ReleaseAction::Deprecate { message, sunset_at, .. } => {
+                        if message.trim().is_empty() {
+                            return Err(MarketError::invalid("a deprecation needs a message for users"));
+                        }
+                        deployment.message = Some(message.clone());
+                        deployment.sunset_at = Some(*sunset_at);
+                    }
+                    _ => {}
+                }
+                deployment.state = next;
+                if next == DeploymentState::RollingOut && deployment.percentage == 100 {
+                    deployment.state = DeploymentState::Active;
+                    sqlx::query(
+                        "UPDATE deployments SET state = 'superseded', updated_at = $1
+                         WHERE app_id = $2 AND region = $3 AND version <> $4 AND state IN ('active', 'deprecated')",
+                    )
+                    .bind(now_ms())
+                    .bind(app)
+                    .bind(&region)
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                save_deployment(&mut tx, &deployment).await?;
+                append(
+                    &mut tx,
+                    actor,
+                    &format!("release.{kind}"),
+                    &format!("{subject}/{region}"),
+                    &state_digest(&current),
+                    &state_digest(&deployment),
+                )
+                .await?;
+                format!(
+                    "{subject} in {region} is {}{}",
+                    deployment.state,
+                    match deployment.state {
+                        DeploymentState::RollingOut => format!(" at {}%", deployment.percentage),
+                        _ => String::new(),
+                    }
+                )
+            }
+        };
+        bump_epoch(&mut tx).await?;
+        tx.commit().await?;
+        Ok(summary)
+    }
+
+    /// Deployments of an app, optionally in one region.
+    pub async fn deployments(&self, app: &str, region: Option<&str>) -> Result<Vec<Deployment>, MarketError> {
+        let rows = sqlx::query(
+            "SELECT app_id, region, version, state, percentage, pilot_group, message, sunset_at FROM deployments
+             WHERE app_id = $1 AND ($2 = '' OR region = $2) ORDER BY region, updated_at",
+        )
+        .bind(app)
+        .bind(region.unwrap_or(""))
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter().map(deployment_from_row).collect()
+    }
+}
+
+pub(crate) fn deployment_from_row(r: &sqlx::any::AnyRow) -> Result<Deployment, MarketError> {
+    Ok(Deployment {
+        app: r.try_get(0)?,
+        region: r.try_get(1)?,
+        version: r.try_get(2)?,
+        state: parse_deployment_state(&r.try_get::<String, _>(3)?)?,
+        percentage: r.try_get::<i32, _>(4)? as u8,
+        pilot_group: serde_json::from_str(&r.try_get::<String, _>(5)?).unwrap_or_default(),
+        message: r.try_get(6)?,
+        sunset_at: r.try_get(7)?,
+    })
+}
+
+async fn load_deployment(
+    tx: &mut Transaction<'static, Any>,
+    app: &str,
+    region: &str,
+    version: &str,
+) -> Result<Option<Deployment>, MarketError> {
+    let row = sqlx::query(
+        "SELECT app_id, region, version, state, percentage, pilot_group, message, sunset_at FROM deployments
+         WHERE app_id = $1 AND region = $2 AND version = $3",
+    )
+    .bind(app)
+    .bind(region)
+    .bind(version)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(deployment_from_row).transpose()
+}
+
+async fn save_deployment(tx: &mut Transaction<'static, Any>, d: &Deployment) -> Result<(), MarketError> {
+    sqlx::query(
+        "INSERT INTO deployments (app_id, region, version, state, percentage, pilot_group, message, sunset_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (app_id, region, version) DO UPDATE SET state = excluded.state, percentage = excluded.percentage,
+            pilot_group = excluded.pilot_group, message = excluded.message, sunset_at = excluded.sunset_at,
+            updated_at = excluded.updated_at",
+    )
+    .bind(&d.app)
+    .bind(&d.region)
+    .bind(&d.version)
+    .bind(deployment_state_text(d.state))
+    .bind(d.percentage as i32)
+    .bind(serde_json::to_string(&d.pilot_group).expect("lists serialize"))
+    .bind(&d.message)
+    .bind(d.sunset_at)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

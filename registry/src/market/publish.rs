@@ -1,0 +1,268 @@
+//! Publishing a version: every check of `tongban app check` again, the
+//! signature against the org's keys, the namespace, and a version number that
+//! was never used. The package blob is stored content-addressed first; the
+//! version row and its audit entry are one transaction, so a refused publish
+//! leaves no row behind.
+
+use serde::{Deserialize, Serialize};
+use sqlx::{Any, Row, Transaction};
+use tongban_store::now_ms;
+
+use super::audit_log::{append, begin, state_digest};
+use super::keys::KeyState;
+use super::{Actor, MarketError, Marketplace};
+use crate::check::{CheckReport, check_package};
+use crate::diff::{CapabilityChange, capability_diff};
+use crate::manifest::Manifest;
+use crate::package::Package;
+use crate::release::{Role, VersionAction, VersionState};
+use crate::signing::{SignatureError, parse_public_key, verify_package_signature};
+
+/// What the publisher gets back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublishReceipt {
+    pub app: String,
+    pub version: String,
+    pub state: VersionState,
+    pub package_digest: String,
+    /// The capability diff the reviewer will see.
+    pub diff: Vec<CapabilityChange>,
+}
+
+pub(crate) fn version_state_text(state: VersionState) -> String {
+    state.to_string()
+}
+
+pub(crate) fn parse_version_state(text: &str) -> Result<VersionState, MarketError> {
+    serde_json::from_value(serde_json::Value::String(text.into()))
+        .map_err(|_| MarketError::Internal(format!("unknown version state `{text}` in the database")))
+}
+
+pub(crate) async fn set_version_state(
+    tx: &mut Transaction<'static, Any>,
+    app: &str,
+    version: &str,
+    state: VersionState,
+) -> Result<(), MarketError> {
+    sqlx::query("UPDATE versions SET state = $1 WHERE app_id = $2 AND version = $3")
+        .bind(version_state_text(state))
+        .bind(app)
+        .bind(version)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The manifest of the app's most recently approved version (approved or
+/// yanked), for diffs.
+pub(crate) async fn last_approved_manifest<'e, E>(
+    executor: E,
+    app: &str,
+    except: &str,
+) -> Result<Option<Manifest>, MarketError>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let row = sqlx::query(
+        "SELECT manifest FROM versions WHERE app_id = $1 AND version <> $2 AND state IN ('approved', 'yanked')
+         ORDER BY decided_at DESC LIMIT 1",
+    )
+    .bind(app)
+    .bind(except)
+    .fetch_optional(executor)
+    .await?;
+    row.map(|r| {
+        Manifest::parse(&r.try_get::<String, _>(0)?)
+            .map_err(|e| MarketError::Internal(format!("a stored manifest does not parse: {e}")))
+    })
+    .transpose()
+}
+
+impl Marketplace {
+    /// Publish a package (the `.tbpkg` bytes) as the acting publisher.
+    pub async fn publish(&self, actor: &Actor, bytes: &[u8]) -> Result<PublishReceipt, MarketError> {
+        actor.require(&[Role::Publisher], "publishing")?;
+        let org = actor
+            .org
+            .clone()
+            .ok_or_else(|| MarketError::forbidden("a publisher belongs to an org"))?;
+        let package = Package::from_bytes(bytes).map_err(|e| MarketError::invalid(e.to_string()))?;
+        let manifest = package.manifest().map_err(|e| MarketError::invalid(e.to_string()))?;
+        let report: CheckReport = check_package(&package);
+        if !report.is_ok() {
+            return Err(MarketError::Checks(report.problems));
+        }
+        let app = manifest.app.id.clone();
+        let version = manifest.app.version.to_string();
+        if manifest.app.publisher != org {
+            return Err(MarketError::forbidden(format!(
+                "the manifest names publisher {}, but you publish for org {org}",
+                manifest.app.publisher
+            )));
+        }
+        let digest = package.digest();
+        let signature = package.signature.clone().ok_or(SignatureError::Unsigned)?;
+
+        // Store the blob first: it is content-addressed, so a publish that is
+        // refused below leaves at most an unreferenced copy, never a dangling row.
+        let blob_digest = self.blobs.put(bytes).await?;
+
+        let mut tx = begin(&self.db).await?;
+        match super::orgs::namespace_owner(&mut *tx, &app).await? {
+            Some(owner) if owner == org => {}
+            Some(owner) => {
+                return Err(MarketError::forbidden(format!(
+                    "app id `{app}` lies in a namespace of org {owner}, not of org {org}"
+                )));
+            }
+            None => {
+                return Err(MarketError::forbidden(format!(
+                    "app id `{app}` is outside every namespace of org {org}"
+                )));
+            }
+        }
+        let key = super::keys::find_key(&mut *tx, &signature.key_id)
+            .await?
+            .filter(|k| k.org == org)
+            .ok_or_else(|| SignatureError::UnknownKey(signature.key_id.clone()))?;
+        if key.state != KeyState::Active {
+            return Err(MarketError::Signature(SignatureError::Malformed {
+                what: "signing key",
+                detail: format!("key {} is {:?} and may not sign new versions", key.key_id, key.state).to_lowercase(),
+            }));
+        }
+        verify_package_signature(&digest, &signature, &parse_public_key(&key.public_key)?)?;
+
+        let used = sqlx::query("SELECT state FROM versions WHERE app_id = $1 AND version = $2")
+            .bind(&app)
+            .bind(&version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = used {
+            return Err(MarketError::conflict(format!(
+                "version {version} of {app} was already published (now {}); a version number is never reused",
+                row.try_get::<String, _>(0)?
+            )));
+        }
+        let now = now_ms();
+        let existing = sqlx::query("SELECT org_code FROM apps WHERE id = $1")
+            .bind(&app)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let name_en = manifest.app.name.en.clone().unwrap_or_default();
+        let search_text = format!("{} {} {}", app, manifest.app.name.zh_cn, name_en).to_lowercase();
+        match existing {
+            None => {
+                sqlx::query(
+                    "INSERT INTO apps (id, org_code, name_zh, name_en, search_text, latest_version, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, NULL, $6, $6)",
+                )
+                .bind(&app)
+                .bind(&org)
+                .bind(&manifest.app.name.zh_cn)
+                .bind(&name_en)
+                .bind(&search_text)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Some(row) if row.try_get::<String, _>(0)? != org => {
+                return Err(MarketError::forbidden(format!("app {app} belongs to another org")));
+            }
+            Some(_) => {}
+        }
+
+        // draft -> submitted -> checking -> in-review, by the state machine.
+        let state = VersionState::Draft
+            .apply(VersionAction::Submit, Role::Publisher)?
+            .apply(VersionAction::StartChecks, Role::System)?
+            .apply(VersionAction::ChecksPassed, Role::System)?;
+        sqlx::query(
+            "INSERT INTO versions (app_id, version, state, manifest, package_digest, component_digest, key_id, signature,
+                                   check_report, submitted_by, submitted_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&app)
+        .bind(&version)
+        .bind(version_state_text(state))
+        .bind(&package.manifest_text)
+        .bind(&blob_digest)
+        .bind(package.component_digest())
+        .bind(&signature.key_id)
+        .bind(&signature.signature)
+        .bind(serde_json::to_string(&report).expect("reports serialize"))
+        .bind(&actor.user)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let previous = last_approved_manifest(&mut *tx, &app, &version).await?;
+        let diff = capability_diff(previous.as_ref(), &manifest);
+        append(
+            &mut tx,
+            actor,
+            "version.submit",
+            &format!("{app}@{version}"),
+            "",
+            &state_digest(&(&blob_digest, state)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(PublishReceipt {
+            app,
+            version,
+            state,
+            package_digest: blob_digest,
+            diff,
+        })
+    }
+
+    /// The publisher withdraws a version that is still in review.
+    pub async fn withdraw(&self, actor: &Actor, app: &str, version: &str) -> Result<VersionState, MarketError> {
+        actor.require(&[Role::Publisher], "withdrawing a version")?;
+        let mut tx = begin(&self.db).await?;
+        let (state, owner) = version_state_and_org(&mut tx, app, version).await?;
+        if actor.org.as_deref() != Some(owner.as_str()) {
+            return Err(MarketError::forbidden(format!("{app} belongs to org {owner}")));
+        }
+        let next = state.apply(VersionAction::Withdraw, Role::Publisher)?;
+        set_version_state(&mut tx, app, version, next).await?;
+        append(
+            &mut tx,
+            actor,
+            "version.withdraw",
+            &format!("{app}@{version}"),
+            &state_digest(&state),
+            &state_digest(&next),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+}
+
+/// A version's state and its app's org.
+pub(crate) async fn version_state_and_org(
+    tx: &mut Transaction<'static, Any>,
+    app: &str,
+    version: &str,
+) -> Result<(VersionState, String), MarketError> {
+    let row = sqlx::query("SELECT v.state, a.org_code FROM versions v JOIN apps a ON a.id = v.app_id WHERE v.app_id = $1 AND v.version = $2")
+        .bind(app)
+        .bind(version)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| MarketError::not_found(format!("{app}@{version} was never published")))?;
+    Ok((parse_version_state(&row.try_get::<String, _>(0)?)?, row.try_get(1)?))
+}
+
+/// Read a version's package back from the blob store, verified.
+pub async fn load_package(market: &Marketplace, app: &str, version: &str) -> Result<Package, MarketError> {
+    let row = sqlx::query("SELECT package_digest FROM versions WHERE app_id = $1 AND version = $2")
+        .bind(app)
+        .bind(version)
+        .fetch_optional(market.db.pool())
+        .await?
+        .ok_or_else(|| MarketError::not_found(format!("{app}@{version} was never published")))?;
+    let bytes = market.blobs.get(&row.try_get::<String, _>(0)?).await?;
+    Package::from_bytes(&bytes).map_err(|e| MarketError::Internal(format!("a stored package does not read: {e}")))
+}

@@ -1,0 +1,513 @@
+//! The marketplace library on both databases: publish, review with diff,
+//! release per region, the serving table, key revocation, bad input, and the
+//! audit chain under tampering.
+//!
+//! Every test runs on SQLite and, when `TONGBAN_TEST_DATABASE_URL` is set, on
+//! PostgreSQL (each test in a fresh database). In CI a missing PostgreSQL URL
+//! fails the test instead of skipping it.
+
+use tongban_registry::Package;
+use tongban_registry::market::deploy::ReleaseAction;
+use tongban_registry::market::review::{APPROVAL_DOMAIN, Decision};
+use tongban_registry::market::serving::ServingTable;
+use tongban_registry::market::{Actor, MarketError, Marketplace, accounts, audit_log, keys, orgs};
+use tongban_registry::release::{Role, VersionState};
+use tongban_registry::signing::{SigningKey, verify_text_signature};
+use tongban_store::{BlobStore, Database};
+
+pub const BUREAU: &str = "113301000024891238"; // 杭州市市场监督管理局 (publisher)
+pub const REVIEW_ORG: &str = "11330106002489555Y"; // 大数据局 (reviewers)
+
+/// A marketplace on a fresh database of each available backend.
+pub struct Fixture {
+    pub market: Marketplace,
+    pub blobs_dir: tempfile::TempDir,
+    pub key: SigningKey,
+    pub backend: &'static str,
+}
+
+pub async fn fixtures(label: &str) -> Vec<Fixture> {
+    let mut databases = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
+    databases.push(("sqlite", Database::open_data_dir(dir.path()).await.unwrap()));
+    std::mem::forget(dir);
+    match std::env::var("TONGBAN_TEST_DATABASE_URL") {
+        Ok(admin) => {
+            let url = tongban_store::create_scratch_postgres(&admin, label).await.unwrap();
+            databases.push(("postgres", Database::open(&url).await.unwrap()));
+        }
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("CI must test PostgreSQL too: TONGBAN_TEST_DATABASE_URL is not set")
+        }
+        Err(_) => eprintln!("TONGBAN_TEST_DATABASE_URL is not set: testing SQLite only"),
+    }
+    let mut out = Vec::new();
+    for (backend, db) in databases {
+        let blobs_dir = tempfile::tempdir().unwrap();
+        let market = Marketplace::open(db, BlobStore::local(blobs_dir.path()).unwrap())
+            .await
+            .unwrap();
+        let key = seed(&market).await;
+        out.push(Fixture {
+            market,
+            blobs_dir,
+            key,
+            backend,
+        });
+    }
+    out
+}
+
+pub fn actor(user: &str, role: Role, org: Option<&str>, region: Option<&str>) -> Actor {
+    Actor {
+        user: user.into(),
+        role,
+        org: org.map(Into::into),
+        region: region.map(Into::into),
+    }
+}
+
+pub fn admin() -> Actor {
+    actor("admin", Role::PlatformAdmin, None, None)
+}
+pub fn publisher() -> Actor {
+    actor("pub-hz", Role::Publisher, Some(BUREAU), None)
+}
+pub fn reviewer() -> Actor {
+    actor("rev-data", Role::Reviewer, Some(REVIEW_ORG), None)
+}
+pub fn region_admin() -> Actor {
+    actor("ra-xihu", Role::RegionAdmin, Some(REVIEW_ORG), Some("330106"))
+}
+pub fn security() -> Actor {
+    actor("sec", Role::SecurityOfficer, None, None)
+}
+
+/// Orgs, a namespace and a registered publisher key.
+async fn seed(market: &Marketplace) -> SigningKey {
+    let db = market.db();
+    orgs::create_org(db, &admin(), BUREAU, "杭州市市场监督管理局", "330100")
+        .await
+        .unwrap();
+    orgs::create_org(db, &admin(), REVIEW_ORG, "杭州市西湖区数据资源局", "330106")
+        .await
+        .unwrap();
+    orgs::add_namespace(db, &admin(), BUREAU, "cn.gov.hz.amr")
+        .await
+        .unwrap();
+    let key = SigningKey::generate();
+    keys::register_key(db, &publisher(), BUREAU, &key.public_key_hex())
+        .await
+        .unwrap();
+    key
+}
+
+/// The first app's package with a changed version and optional extra manifest
+/// lines, signed with `key`.
+pub fn sole_proprietor(version: &str, extra_capability: Option<&str>, key: Option<&SigningKey>) -> Vec<u8> {
+    let mut package: Package = tongban_tests::plugin("sole-proprietor");
+    package.manifest_text = package
+        .manifest_text
+        .replace("version = \"1.0.0\"", &format!("version = \"{version}\""));
+    if let Some(line) = extra_capability {
+        package.manifest_text = package
+            .manifest_text
+            .replace("[capabilities]\n", &format!("[capabilities]\n{line}\n"));
+    }
+    if let Some(key) = key {
+        package.sign(key);
+    }
+    package.to_bytes()
+}
+
+fn approve_all(diff: &[String]) -> Decision {
+    Decision::Approve {
+        acknowledged: diff.to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn the_whole_lifecycle_on_every_backend() {
+    for f in fixtures("lifecycle").await {
+        let m = &f.market;
+        let app = "cn.gov.hz.amr.sole-proprietor";
+        let receipt = m
+            .publish(&publisher(), &sole_proprietor("1.0.0", None, Some(&f.key)))
+            .await
+            .unwrap();
+        assert_eq!(receipt.state, VersionState::InReview, "{}", f.backend);
+        assert!(receipt.diff.iter().any(|c| c.id == "capability/storage"));
+
+        // The queue hides the reviewer's own org; separation of duties holds.
+        assert_eq!(m.review_queue(&reviewer()).await.unwrap().len(), 1);
+        let same_org = actor("rev-hz", Role::Reviewer, Some(BUREAU), None);
+        assert!(m.review_queue(&same_org).await.unwrap().is_empty());
+        let err = m.decide(&same_org, app, "1.0.0", approve_all(&[])).await.unwrap_err();
+        assert!(
+            matches!(err, MarketError::Forbidden(ref m) if m.contains("separation of duties")),
+            "{err}"
+        );
+
+        // Each added capability must be ticked.
+        let submission = m.submission(app, "1.0.0").await.unwrap();
+        let err = m.decide(&reviewer(), app, "1.0.0", approve_all(&[])).await.unwrap_err();
+        assert!(err.to_string().contains("capability/certificates"), "{err}");
+        let state = m
+            .decide(
+                &reviewer(),
+                app,
+                "1.0.0",
+                approve_all(&submission.needs_acknowledgement),
+            )
+            .await
+            .unwrap();
+        assert_eq!(state, VersionState::Approved);
+        let approved = m.submission(app, "1.0.0").await.unwrap();
+        let countersignature = approved.countersignature.unwrap();
+        let key_bytes: [u8; 32] = hex::decode(m.registry_public_key()).unwrap().try_into().unwrap();
+        let approved_at = {
+            use sqlx::Row;
+            sqlx::query("SELECT decided_at FROM versions WHERE app_id = $1 AND version = '1.0.0'")
+                .bind(app)
+                .fetch_one(m.db().pool())
+                .await
+                .unwrap()
+                .try_get::<i64, _>(0)
+                .unwrap()
+        };
+        assert!(verify_text_signature(
+            APPROVAL_DOMAIN,
+            &format!("{app}@1.0.0:{}:rev-data:{approved_at}", approved.package_digest),
+            &countersignature,
+            &key_bytes
+        ));
+
+        // Pilot, then roll out to everyone.
+        let pilot = ReleaseAction::Pilot {
+            region: "330106".into(),
+            group: vec!["tester-1".into()],
+        };
+        m.release(&region_admin(), app, "1.0.0", pilot).await.unwrap();
+        let table = ServingTable::load(m.db()).await.unwrap();
+        assert_eq!(table.resolve(app, "330106", "tester-1").unwrap().reason, "pilot");
+        assert!(table.resolve(app, "330106", "someone-else").is_none());
+        for p in [30, 100] {
+            let rollout = ReleaseAction::Rollout {
+                region: "330106".into(),
+                percentage: p,
+            };
+            m.release(&region_admin(), app, "1.0.0", rollout).await.unwrap();
+        }
+        let table = ServingTable::load(m.db()).await.unwrap();
+        assert_eq!(table.resolve(app, "330106", "someone-else").unwrap().reason, "active");
+
+        // Version 1.1.0 adds payments: the diff flags it.
+        let receipt = m
+            .publish(
+                &publisher(),
+                &sole_proprietor("1.1.0", Some("payments = { max-amount-fen = 5000 }"), Some(&f.key)),
+            )
+            .await
+            .unwrap();
+        let added: Vec<&str> = receipt
+            .diff
+            .iter()
+            .filter(|c| c.needs_acknowledgement())
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(
+            added,
+            ["capability/payments", "payments.max-amount-fen"],
+            "{}",
+            f.backend
+        );
+        m.decide(
+            &reviewer(),
+            app,
+            "1.1.0",
+            approve_all(&["capability/payments".into(), "payments.max-amount-fen".into()]),
+        )
+        .await
+        .unwrap();
+        let r = |p| ReleaseAction::Rollout {
+            region: "330106".into(),
+            percentage: p,
+        };
+        m.release(&region_admin(), app, "1.1.0", r(50)).await.unwrap();
+        let err = m.release(&region_admin(), app, "1.1.0", r(20)).await.unwrap_err();
+        assert!(err.to_string().contains("only rises"), "{err}");
+        let table = ServingTable::load(m.db()).await.unwrap();
+        let on_new = (0..200)
+            .filter(|i| table.resolve(app, "330106", &format!("citizen-{i}")).unwrap().version == "1.1.0")
+            .count();
+        assert!((60..140).contains(&on_new), "about half of 200 on 1.1.0, got {on_new}");
+
+        // Halt: everyone is back on 1.0.0 at the next table; rollback is recorded.
+        m.release(
+            &security(),
+            app,
+            "1.1.0",
+            ReleaseAction::Halt {
+                region: "330106".into(),
+            },
+        )
+        .await
+        .unwrap();
+        let table = ServingTable::load(m.db()).await.unwrap();
+        assert!((0..200).all(|i| table.resolve(app, "330106", &format!("citizen-{i}")).unwrap().version == "1.0.0"));
+        m.release(
+            &region_admin(),
+            app,
+            "1.1.0",
+            ReleaseAction::Rollback {
+                region: "330106".into(),
+            },
+        )
+        .await
+        .unwrap();
+        let err = m
+            .release(
+                &region_admin(),
+                app,
+                "1.1.0",
+                ReleaseAction::Rollback {
+                    region: "330106".into(),
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, MarketError::Transition(_)), "{err}");
+
+        // Yank stops new rollouts; revoke stops serving everywhere.
+        m.release(&publisher(), app, "1.1.0", ReleaseAction::Yank)
+            .await
+            .unwrap();
+        let err = m.release(&region_admin(), app, "1.1.0", r(60)).await.unwrap_err();
+        assert!(err.to_string().contains("yanked"), "{err}");
+        m.release(&security(), app, "1.0.0", ReleaseAction::Revoke)
+            .await
+            .unwrap();
+        let table = ServingTable::load(m.db()).await.unwrap();
+        assert!(
+            table.resolve(app, "330106", "someone-else").is_none(),
+            "a revoked version never serves"
+        );
+
+        // The catalog lists the app; the audit chain is intact.
+        let catalog = m.catalog(Some("个体"), 1, 20).await.unwrap();
+        assert_eq!(catalog.len(), 1);
+        assert_eq!(catalog[0].latest_version, "1.1.0");
+        let verified = audit_log::verify(m.db()).await.unwrap().unwrap();
+        assert!(verified >= 15, "{verified} entries");
+    }
+}
+
+#[tokio::test]
+async fn bad_publishes_are_refused_and_leave_nothing_behind() {
+    for f in fixtures("bad_publish").await {
+        let m = &f.market;
+        let before = audit_log::entries(m.db(), None).await.unwrap().len();
+        let unsigned = m
+            .publish(&publisher(), &sole_proprietor("1.0.0", None, None))
+            .await
+            .unwrap_err();
+        assert_eq!(unsigned.code(), "signature_invalid");
+        assert!(unsigned.to_string().contains("not signed"), "{unsigned}");
+
+        let stranger = SigningKey::generate();
+        let wrong = m
+            .publish(&publisher(), &sole_proprietor("1.0.0", None, Some(&stranger)))
+            .await
+            .unwrap_err();
+        assert!(wrong.to_string().contains("not registered to this org"), "{wrong}");
+
+        let mut tampered = Package::from_bytes(&sole_proprietor("1.0.0", None, Some(&f.key))).unwrap();
+        tampered
+            .files
+            .insert("forms/apply.json".into(), br#"{"type":"object"}"#.to_vec());
+        let err = m.publish(&publisher(), &tampered.to_bytes()).await.unwrap_err();
+        assert!(matches!(err, MarketError::Signature(_)), "{err}");
+
+        let mut outside = Package::from_bytes(&sole_proprietor("1.0.0", None, None)).unwrap();
+        outside.manifest_text = outside
+            .manifest_text
+            .replace("cn.gov.hz.amr.sole-proprietor", "cn.gov.sh.amr.sole-proprietor");
+        outside.sign(&f.key);
+        let err = m.publish(&publisher(), &outside.to_bytes()).await.unwrap_err();
+        assert!(err.to_string().contains("outside every namespace"), "{err}");
+
+        let err = m.publish(&publisher(), b"not a package").await.unwrap_err();
+        assert_eq!(err.code(), "invalid_input");
+
+        let mut malformed = Package::from_bytes(&sole_proprietor("1.0.0", None, None)).unwrap();
+        malformed.manifest_text = malformed
+            .manifest_text
+            .replace("kind = \"service-app\"", "kind = \"toaster\"");
+        malformed.sign(&f.key);
+        let err = m.publish(&publisher(), &malformed.to_bytes()).await.unwrap_err();
+        assert!(err.to_string().contains("toaster"), "{err}");
+
+        assert_eq!(
+            audit_log::entries(m.db(), None).await.unwrap().len(),
+            before,
+            "refusals write nothing"
+        );
+
+        m.publish(&publisher(), &sole_proprietor("1.0.0", None, Some(&f.key)))
+            .await
+            .unwrap();
+        let err = m
+            .publish(&publisher(), &sole_proprietor("1.0.0", None, Some(&f.key)))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("never reused"), "{err}");
+        let err = m
+            .release(
+                &region_admin(),
+                "cn.gov.hz.amr.sole-proprietor",
+                "1.0.0",
+                ReleaseAction::Yank,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "illegal_transition", "{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_tampered_blob_is_refused_when_read_back() {
+    for f in fixtures("tampered_blob").await {
+        let m = &f.market;
+        let receipt = m
+            .publish(&publisher(), &sole_proprietor("1.0.0", None, Some(&f.key)))
+            .await
+            .unwrap();
+        let path = f.blobs_dir.path().join("sha256").join(&receipt.package_digest);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
+        let err = tongban_registry::market::publish::load_package(m, &receipt.app, &receipt.version)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "blob_tampered", "{err}");
+    }
+}
+
+#[tokio::test]
+async fn revoking_a_key_quarantines_what_it_signed_after_the_compromise() {
+    for f in fixtures("key_revoke").await {
+        let m = &f.market;
+        let app = "cn.gov.hz.amr.sole-proprietor";
+        m.publish(&publisher(), &sole_proprietor("1.0.0", None, Some(&f.key)))
+            .await
+            .unwrap();
+        let ack = m.submission(app, "1.0.0").await.unwrap().needs_acknowledgement;
+        m.decide(&reviewer(), app, "1.0.0", approve_all(&ack)).await.unwrap();
+        let compromised_at = tongban_store::now_ms();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        m.publish(&publisher(), &sole_proprietor("1.0.1", None, Some(&f.key)))
+            .await
+            .unwrap();
+        m.decide(&reviewer(), app, "1.0.1", approve_all(&[])).await.unwrap();
+
+        let quarantined = keys::revoke_key(m.db(), &security(), BUREAU, &f.key.key_id(), compromised_at)
+            .await
+            .unwrap();
+        assert_eq!(quarantined, vec![format!("{app}@1.0.1")], "{}", f.backend);
+        assert_eq!(m.submission(app, "1.0.1").await.unwrap().state, VersionState::InReview);
+        assert_eq!(m.submission(app, "1.0.0").await.unwrap().state, VersionState::Approved);
+        let err = m
+            .publish(&publisher(), &sole_proprietor("1.0.2", None, Some(&f.key)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "signature_invalid", "{err}");
+
+        // A rotated-in key publishes again.
+        let fresh = SigningKey::generate();
+        keys::register_key(m.db(), &publisher(), BUREAU, &fresh.public_key_hex())
+            .await
+            .unwrap();
+        m.publish(&publisher(), &sole_proprietor("1.0.2", None, Some(&fresh)))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn audit_verify_names_the_first_edited_or_deleted_entry() {
+    for f in fixtures("audit").await {
+        let m = &f.market;
+        m.publish(&publisher(), &sole_proprietor("1.0.0", None, Some(&f.key)))
+            .await
+            .unwrap();
+        let total = audit_log::verify(m.db()).await.unwrap().unwrap();
+        assert!(total >= 5);
+
+        sqlx::query("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3")
+            .execute(m.db().pool())
+            .await
+            .unwrap();
+        let broken = audit_log::verify(m.db()).await.unwrap().unwrap_err();
+        assert_eq!(broken.seq, 3, "{}: {broken}", f.backend);
+        assert!(broken.to_string().contains("edited"), "{broken}");
+        sqlx::query("UPDATE audit_log SET actor = 'admin' WHERE seq = 3")
+            .execute(m.db().pool())
+            .await
+            .unwrap();
+        assert!(audit_log::verify(m.db()).await.unwrap().is_ok());
+
+        sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+            .execute(m.db().pool())
+            .await
+            .unwrap();
+        let broken = audit_log::verify(m.db()).await.unwrap().unwrap_err();
+        assert_eq!(broken.seq, 2, "{broken}");
+        assert!(broken.to_string().contains("missing"), "{broken}");
+
+        let last = total as i64;
+        sqlx::query("DELETE FROM audit_log WHERE seq >= 2")
+            .execute(m.db().pool())
+            .await
+            .unwrap();
+        let broken = audit_log::verify(m.db()).await.unwrap().unwrap_err();
+        assert!(
+            broken.to_string().contains(&format!("recorded head is entry {last}")),
+            "{broken}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn accounts_tokens_and_bad_org_codes() {
+    for f in fixtures("accounts").await {
+        let db = f.market.db();
+        let err = orgs::create_org(db, &admin(), "91350100M000100Y44", "x", "350100")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the check character of `91350100M000100Y44` should be `3`, not `4`"
+        );
+        let err = orgs::create_org(db, &publisher(), "91350100M000100Y43", "x", "350100")
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "forbidden");
+        let err = orgs::add_namespace(db, &admin(), REVIEW_ORG, "cn.gov.hz.amr.sub")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("overlaps"), "{err}");
+
+        let user = accounts::User {
+            id: "pub-hz".into(),
+            display_name: "张发布".into(),
+            role: Role::Publisher,
+            org: Some(BUREAU.into()),
+            region: None,
+        };
+        accounts::create_user(db, &Actor::system(), &user).await.unwrap();
+        let token = accounts::issue_token(db, &admin(), "pub-hz", "cli").await.unwrap();
+        assert_eq!(accounts::authenticate(db, &token).await.unwrap().unwrap(), publisher());
+        assert!(accounts::authenticate(db, "tb_wrong").await.unwrap().is_none());
+    }
+}
