@@ -23,6 +23,10 @@ pub struct EngineSettings {
     pub fuel: bool,
     /// How many component instances may be live at once across all calls.
     pub max_concurrent_instances: u32,
+    /// Bytes of each linear memory slot kept resident (reset with memset, or
+    /// with a dirty-page scan where the kernel has one) instead of returned
+    /// to the kernel after a call.
+    pub memory_keep_resident: usize,
 }
 
 impl Default for EngineSettings {
@@ -30,6 +34,7 @@ impl Default for EngineSettings {
         EngineSettings {
             fuel: false,
             max_concurrent_instances: 128,
+            memory_keep_resident: 4 * 1024 * 1024,
         }
     }
 }
@@ -47,7 +52,7 @@ pub fn build_engine(settings: &EngineSettings) -> wasmtime::Result<Engine> {
         .max_memories_per_component(4)
         // Keeping a slot's pages resident (and zeroing them with memset) avoids
         // the first-touch page faults that otherwise dominate a short call.
-        .linear_memory_keep_resident(4 * 1024 * 1024)
+        .linear_memory_keep_resident(settings.memory_keep_resident)
         .table_keep_resident(64 * 1024)
         .async_stack_keep_resident(128 * 1024);
 
