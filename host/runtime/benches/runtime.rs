@@ -54,7 +54,10 @@ fn benches(c: &mut Criterion) {
     let db = tokio.block_on(Database::open_data_dir(dir.path())).unwrap();
     let mut settings = RuntimeSettings::in_data_dir(dir.path());
     // Tuning experiments: TONGBAN_BENCH_KEEP_RESIDENT=BYTES overrides the default.
-    if let Some(bytes) = std::env::var("TONGBAN_BENCH_KEEP_RESIDENT").ok().and_then(|v| v.parse().ok()) {
+    if let Some(bytes) = std::env::var("TONGBAN_BENCH_KEEP_RESIDENT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         settings.engine.memory_keep_resident = bytes;
     }
     let runtime = Runtime::new(settings, db).unwrap();

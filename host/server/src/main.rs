@@ -2,12 +2,10 @@
 //! (`tongban app new|build|check|run`); the server and marketplace commands
 //! join it as they land.
 
-mod cli;
-mod error;
-
 use std::process::ExitCode;
 
 use clap::Parser;
+use tongban::cli;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()

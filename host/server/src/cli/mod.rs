@@ -1,11 +1,13 @@
 //! The command line. Every subcommand lives in its own file and has the same
 //! shape: parse arguments (clap), do the work, print, return an exit code.
 
+mod admin;
 mod app_build;
 mod app_check;
 mod app_new;
 mod app_run;
 mod audit_verify;
+pub mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +29,11 @@ enum Command {
     /// Write, build, check and run service apps.
     #[command(subcommand)]
     App(AppCommand),
+    /// Run the platform server.
+    Serve(serve::ServeArgs),
+    /// Local bootstrap: users and API tokens, straight in the store.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Check the hash-chained audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -70,6 +77,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::App(AppCommand::Check(args)) => app_check::run(args),
         Command::App(AppCommand::Run(args)) => app_run::run(args),
         Command::Audit(AuditCommand::Verify(args)) => audit_verify::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Admin(command) => admin::run(command),
     }
 }
 

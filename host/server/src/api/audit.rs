@@ -1,0 +1,68 @@
+//! `/api/v1/audit`: the chain's recent entries and its verification.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+use tongban_registry::audit::AuditEntry;
+use tongban_registry::market::audit_log;
+use tongban_registry::release::Role;
+use utoipa::ToSchema;
+
+use super::auth::Authenticated;
+use super::error::ApiError;
+use super::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct Recent {
+    pub limit: Option<i64>,
+}
+
+fn auditor(role: Role) -> Result<(), ApiError> {
+    if matches!(role, Role::PlatformAdmin | Role::SecurityOfficer) {
+        Ok(())
+    } else {
+        Err(tongban_registry::market::MarketError::forbidden(
+            "the audit log is for platform admins and security officers",
+        )
+        .into())
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", params(("limit" = Option<i64>, Query, description = "the last N entries (default 100)")), responses((status = 200, description = "recent entries")))]
+pub async fn recent(
+    State(s): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Query(q): Query<Recent>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    auditor(actor.role)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    Ok(Json(audit_log::entries(s.market.db(), Some(limit)).await?))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Verification {
+    pub intact: bool,
+    pub entries: u64,
+    /// The first broken entry and why, when the chain is broken.
+    pub broken: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/audit/verify", responses((status = 200, body = Verification)))]
+pub async fn verify(
+    State(s): State<AppState>,
+    Authenticated(actor): Authenticated,
+) -> Result<Json<Verification>, ApiError> {
+    auditor(actor.role)?;
+    Ok(Json(match audit_log::verify(s.market.db()).await? {
+        Ok(entries) => Verification {
+            intact: true,
+            entries,
+            broken: None,
+        },
+        Err(b) => Verification {
+            intact: false,
+            entries: 0,
+            broken: Some(b.to_string()),
+        },
+    }))
+}

@@ -1,0 +1,123 @@
+//! The API's one error envelope: `{"error": {"code": "...", "message": "..."}}`
+//! with a stable code and a 4xx/5xx status. Internal details are logged, never
+//! sent.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tongban_registry::market::MarketError;
+use utoipa::ToSchema;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+/// A stable code and a message naming the problem.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_input",
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: message.into(),
+        }
+    }
+}
+
+impl From<MarketError> for ApiError {
+    fn from(e: MarketError) -> ApiError {
+        let status = match &e {
+            MarketError::Invalid(_) | MarketError::Checks(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            MarketError::NotFound(_) => StatusCode::NOT_FOUND,
+            MarketError::Forbidden(_) => StatusCode::FORBIDDEN,
+            MarketError::Conflict(_) | MarketError::Transition(_) => StatusCode::CONFLICT,
+            MarketError::Signature(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            MarketError::Tampered(_) | MarketError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError {
+            status,
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, message = %self.message, "request failed");
+        }
+        let body = ErrorEnvelope {
+            error: ErrorBody {
+                code: self.code.into(),
+                message: self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Turn axum's own rejections (bad JSON, oversized bodies) into the envelope.
+pub async fn envelope_rejections(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (code, default_message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            "the request body is larger than the configured upload limit",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "the request has the wrong content type"),
+        StatusCode::NOT_FOUND => ("not_found", "no such route"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this route does not take that method"),
+        s if s.is_server_error() => ("internal", "internal error"),
+        _ => ("invalid_input", "the request is malformed"),
+    };
+    let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let detail = String::from_utf8_lossy(&bytes).trim().to_owned();
+    let message = if detail.is_empty() || status.is_server_error() {
+        default_message.to_owned()
+    } else {
+        format!("{default_message}: {detail}")
+    };
+    ApiError { status, code, message }.into_response()
+}

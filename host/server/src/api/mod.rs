@@ -1,0 +1,100 @@
+//! The HTTP API under `/api/v1/`. Every route is listed here, in [`router`];
+//! each handler is thin (extract, authorize via the marketplace, act,
+//! respond). Errors use one envelope ([`error`]). The OpenAPI document is
+//! generated from the handlers' annotations and served at
+//! `/api/v1/openapi.json`.
+
+pub mod apps;
+pub mod audit;
+pub mod auth;
+pub mod catalog;
+pub mod error;
+pub mod orgs;
+pub mod reviews;
+pub mod serving;
+pub mod state;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use utoipa::OpenApi;
+
+pub use state::AppState;
+
+/// The OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tongban 通办 API",
+        description = "The marketplace and serving API of the Tongban platform."
+    ),
+    paths(
+        orgs::create,
+        orgs::list,
+        orgs::add_namespace,
+        orgs::register_key,
+        orgs::list_keys,
+        orgs::rotate_key,
+        orgs::revoke_key,
+        apps::publish,
+        apps::withdraw,
+        apps::release,
+        apps::deployments,
+        reviews::queue,
+        reviews::show,
+        reviews::decide,
+        audit::recent,
+        audit::verify,
+        catalog::list,
+        serving::which,
+        serving::validate,
+    ),
+    components(schemas(
+        error::ErrorEnvelope,
+        error::ErrorBody,
+        orgs::CreateOrg,
+        orgs::AddNamespace,
+        orgs::RegisterKey,
+        orgs::KeyId,
+        orgs::RevokeKey,
+        orgs::Quarantined,
+        apps::Outcome,
+        audit::Verification,
+        serving::ValidateRequest
+    ))
+)]
+pub struct ApiDoc;
+
+async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(ApiDoc::openapi())
+}
+
+/// Every route of the API.
+pub fn router(state: AppState) -> Router {
+    let upload_limit = state.max_upload_bytes;
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/orgs", post(orgs::create).get(orgs::list))
+        .route("/api/v1/orgs/{code}/namespaces", post(orgs::add_namespace))
+        .route(
+            "/api/v1/orgs/{code}/keys",
+            post(orgs::register_key).get(orgs::list_keys),
+        )
+        .route("/api/v1/orgs/{code}/keys/{key_id}/rotate", post(orgs::rotate_key))
+        .route("/api/v1/orgs/{code}/keys/{key_id}/revoke", post(orgs::revoke_key))
+        .route("/api/v1/apps", post(apps::publish))
+        .route("/api/v1/apps/{app}/versions/{version}/withdraw", post(apps::withdraw))
+        .route("/api/v1/apps/{app}/versions/{version}/release", post(apps::release))
+        .route("/api/v1/apps/{app}/deployments", get(apps::deployments))
+        .route("/api/v1/reviews", get(reviews::queue))
+        .route("/api/v1/reviews/{app}/{version}", get(reviews::show))
+        .route("/api/v1/reviews/{app}/{version}/decision", post(reviews::decide))
+        .route("/api/v1/audit", get(audit::recent))
+        .route("/api/v1/audit/verify", get(audit::verify))
+        .route("/api/v1/catalog", get(catalog::list))
+        .route("/api/v1/serving/{region}/{app}", get(serving::which))
+        .route("/api/v1/serving/{region}/{app}/validate", post(serving::validate))
+        .layer(DefaultBodyLimit::max(upload_limit))
+        .layer(axum::middleware::map_response(error::envelope_rejections))
+        .with_state(state)
+}

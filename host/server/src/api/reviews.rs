@@ -1,0 +1,42 @@
+//! `/api/v1/reviews`: the queue, one submission with its diff, decisions.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use tongban_registry::market::review::{Decision, QueueEntry, Submission};
+
+use super::apps::Outcome;
+use super::auth::Authenticated;
+use super::error::ApiError;
+use super::state::AppState;
+
+#[utoipa::path(get, path = "/api/v1/reviews", responses((status = 200, description = "versions waiting for review, without the reviewer's own org")))]
+pub async fn queue(
+    State(s): State<AppState>,
+    Authenticated(actor): Authenticated,
+) -> Result<Json<Vec<QueueEntry>>, ApiError> {
+    Ok(Json(s.market.review_queue(&actor).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/reviews/{app}/{version}", responses((status = 200, description = "the submission with its capability diff"), (status = "4XX", body = super::error::ErrorEnvelope)))]
+pub async fn show(
+    State(s): State<AppState>,
+    Authenticated(_): Authenticated,
+    Path((app, version)): Path<(String, String)>,
+) -> Result<Json<Submission>, ApiError> {
+    Ok(Json(s.market.submission(&app, &version).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/reviews/{app}/{version}/decision",
+    request_body(content = Object, description = "{\"decision\": \"approve\", \"acknowledged\": [...]} or {\"decision\": \"request-changes\"|\"reject\", \"reason\": \"...\"}"),
+    responses((status = 200, body = Outcome), (status = "4XX", body = super::error::ErrorEnvelope)))]
+pub async fn decide(
+    State(s): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path((app, version)): Path<(String, String)>,
+    Json(decision): Json<Decision>,
+) -> Result<Json<Outcome>, ApiError> {
+    let state = s.market.decide(&actor, &app, &version, decision).await?;
+    Ok(Json(Outcome {
+        summary: format!("{app}@{version} is {state}"),
+    }))
+}

@@ -1,0 +1,100 @@
+//! `/api/v1/serving`: which version of an app serves a subject in a region,
+//! and a `validate` call through that version, so operators (and the tests)
+//! can see a release change take effect. Citizen sessions replace the explicit
+//! subject when the web layer lands.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+use tongban_registry::market::serving::Served;
+use tongban_runtime::{Assurance, CallEnv, Channel, Hook, HookResult, Session, SubjectKind};
+use utoipa::ToSchema;
+
+use super::auth::Authenticated;
+use super::error::ApiError;
+use super::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct SubjectQuery {
+    pub subject: String,
+}
+
+fn resolve(s: &AppState, region: &str, app: &str, subject: &str) -> Result<Served, ApiError> {
+    s.serving.load().resolve(app, region, subject).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no version of {app} serves region {region} for this subject (not deployed, halted, or revoked)"
+        ))
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/serving/{region}/{app}", params(("subject" = String, Query)), responses((status = 200, description = "the serving version"), (status = 404, body = super::error::ErrorEnvelope)))]
+pub async fn which(
+    State(s): State<AppState>,
+    Authenticated(_): Authenticated,
+    Path((region, app)): Path<(String, String)>,
+    Query(q): Query<SubjectQuery>,
+) -> Result<Json<Served>, ApiError> {
+    Ok(Json(resolve(&s, &region, &app, &q.subject)?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ValidateRequest {
+    pub subject: String,
+    /// The form, as JSON.
+    pub form: serde_json::Value,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ValidateResponse {
+    pub version: String,
+    pub reason: String,
+    pub result: HookResult,
+}
+
+#[utoipa::path(post, path = "/api/v1/serving/{region}/{app}/validate", request_body = ValidateRequest, responses((status = 200, description = "the hook result and the version that ran it"), (status = "4XX", body = super::error::ErrorEnvelope)))]
+pub async fn validate(
+    State(s): State<AppState>,
+    Authenticated(_): Authenticated,
+    Path((region, app)): Path<(String, String)>,
+    Json(body): Json<ValidateRequest>,
+) -> Result<Json<ValidateResponse>, ApiError> {
+    let served = resolve(&s, &region, &app, &body.subject)?;
+    let loaded = s.loaded_app(&served.package_digest).await?;
+    let env = CallEnv {
+        session: Session {
+            subject: body.subject.clone(),
+            kind: SubjectKind::Person,
+            assurance: Assurance::Substantial,
+            channel: Channel::Web,
+            on_behalf_of: None,
+            locale: "zh-CN".into(),
+        },
+        item: loaded
+            .manifest
+            .items
+            .first()
+            .map(|i| i.code.clone())
+            .unwrap_or_default(),
+        region: region.clone(),
+    };
+    let outcome = s
+        .runtime
+        .call(
+            &loaded,
+            &env,
+            Hook::Validate {
+                form: body.form.to_string(),
+            },
+        )
+        .await;
+    let result = outcome.result.map_err(|e| ApiError {
+        status: axum::http::StatusCode::BAD_GATEWAY,
+        code: "app_failed",
+        message: e.to_string(),
+    })?;
+    Ok(Json(ValidateResponse {
+        version: served.version,
+        reason: served.reason,
+        result,
+    }))
+}

@@ -1,0 +1,91 @@
+//! What every handler shares, and the serving loop: the server polls the
+//! serving epoch and, when it moves, builds a new serving table, loads any
+//! version it has not loaded yet, and swaps the table in whole. In-flight calls
+//! keep the table and the loaded apps they started with.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::sync::Mutex;
+use tongban_registry::Package;
+use tongban_registry::market::serving::ServingTable;
+use tongban_registry::market::{MarketError, Marketplace};
+use tongban_runtime::{LoadedApp, Runtime};
+
+/// How often the serving epoch is polled. A release change is live on every
+/// node within this interval plus the time to load a new version.
+pub const EPOCH_POLL: Duration = Duration::from_millis(200);
+
+/// Shared state of the server.
+#[derive(Clone)]
+pub struct AppState {
+    pub market: Marketplace,
+    pub runtime: Arc<Runtime>,
+    pub serving: Arc<ArcSwap<ServingTable>>,
+    /// Loaded versions by package digest.
+    pub loaded: Arc<Mutex<HashMap<String, Arc<LoadedApp>>>>,
+    /// The largest package upload, in bytes.
+    pub max_upload_bytes: usize,
+}
+
+impl AppState {
+    pub async fn new(market: Marketplace, runtime: Runtime, max_upload_bytes: usize) -> Result<AppState, MarketError> {
+        let table = ServingTable::load(market.db()).await?;
+        let state = AppState {
+            market,
+            runtime: Arc::new(runtime),
+            serving: Arc::new(ArcSwap::from_pointee(table)),
+            loaded: Arc::new(Mutex::new(HashMap::new())),
+            max_upload_bytes,
+        };
+        Ok(state)
+    }
+
+    /// The loaded app of a package digest, loading it from the blob store
+    /// (verified) on first use.
+    pub async fn loaded_app(&self, digest: &str) -> Result<Arc<LoadedApp>, MarketError> {
+        if let Some(app) = self.loaded.lock().await.get(digest) {
+            return Ok(app.clone());
+        }
+        let bytes = self.market.blobs().get(digest).await?;
+        let package = Package::from_bytes(&bytes).map_err(|e| MarketError::Internal(e.to_string()))?;
+        let runtime = self.runtime.clone();
+        let app = tokio::task::spawn_blocking(move || runtime.load(&package))
+            .await
+            .map_err(|e| MarketError::Internal(e.to_string()))?
+            .map_err(|e| MarketError::Internal(format!("a served version failed to load: {e}")))?;
+        let app = Arc::new(app);
+        self.loaded.lock().await.insert(digest.to_owned(), app.clone());
+        Ok(app)
+    }
+
+    /// Poll the serving epoch forever, swapping the table when it moves.
+    pub async fn follow_serving_epoch(self) {
+        loop {
+            tokio::time::sleep(EPOCH_POLL).await;
+            if let Err(e) = self.refresh_serving().await {
+                tracing::warn!(error = %e, "refreshing the serving table failed; keeping the current one");
+            }
+        }
+    }
+
+    /// Swap in a new serving table if the epoch moved. Versions the new table
+    /// serves are loaded before the swap, so the first call after it is fast.
+    pub async fn refresh_serving(&self) -> Result<bool, MarketError> {
+        let epoch = tongban_registry::market::deploy::serving_epoch(self.market.db()).await?;
+        if epoch == self.serving.load().epoch {
+            return Ok(false);
+        }
+        let table = ServingTable::load(self.market.db()).await?;
+        for (app, version, digest) in table.digests() {
+            if let Err(e) = self.loaded_app(&digest).await {
+                tracing::error!(%app, %version, error = %e, "a version in the serving table cannot be loaded");
+            }
+        }
+        self.serving.store(Arc::new(table));
+        tracing::info!(epoch, "serving table swapped");
+        Ok(true)
+    }
+}

@@ -1,0 +1,107 @@
+//! `tongban admin`: local bootstrap commands that open the store directly (for
+//! the operator of the machine, before any API token exists): create users
+//! and issue their API tokens.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand, ValueEnum};
+use tongban_registry::market::{Actor, accounts};
+use tongban_registry::release::Role;
+use tongban_store::Database;
+
+use super::StoreArgs;
+use crate::error::CliError;
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a user and print an API token for it.
+    CreateUser(CreateUserArgs),
+    /// Issue another API token for an existing user.
+    IssueToken(IssueTokenArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Publisher,
+    Reviewer,
+    RegionAdmin,
+    SecurityOfficer,
+    PlatformAdmin,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateUserArgs {
+    /// The user id (a-z, 0-9, '-', '_', '.').
+    #[arg(long)]
+    id: String,
+    #[arg(long, value_enum)]
+    role: RoleArg,
+    /// The display name (default: the id).
+    #[arg(long)]
+    name: Option<String>,
+    /// The user's org (unified social credit code).
+    #[arg(long)]
+    org: Option<String>,
+    /// The region a region admin administers.
+    #[arg(long)]
+    region: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct IssueTokenArgs {
+    #[arg(long)]
+    id: String,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+pub fn run(command: AdminCommand) -> Result<ExitCode, CliError> {
+    let tokio = super::tokio_runtime()?;
+    tokio.block_on(async {
+        match command {
+            AdminCommand::CreateUser(args) => {
+                let db = open(&args.store).await?;
+                let user = accounts::User {
+                    display_name: args.name.clone().unwrap_or_else(|| args.id.clone()),
+                    id: args.id,
+                    role: match args.role {
+                        RoleArg::Publisher => Role::Publisher,
+                        RoleArg::Reviewer => Role::Reviewer,
+                        RoleArg::RegionAdmin => Role::RegionAdmin,
+                        RoleArg::SecurityOfficer => Role::SecurityOfficer,
+                        RoleArg::PlatformAdmin => Role::PlatformAdmin,
+                    },
+                    org: args.org,
+                    region: args.region,
+                };
+                accounts::create_user(&db, &Actor::system(), &user)
+                    .await
+                    .map_err(|e| CliError::usage(e.to_string()))?;
+                let token = accounts::issue_token(&db, &Actor::system(), &user.id, "admin create-user")
+                    .await
+                    .map_err(|e| CliError::usage(e.to_string()))?;
+                println!("{token}");
+                eprintln!(
+                    "已创建用户 / created user {} ({}); the line above is its API token, shown once",
+                    user.id, user.role
+                );
+            }
+            AdminCommand::IssueToken(args) => {
+                let db = open(&args.store).await?;
+                let token = accounts::issue_token(&db, &Actor::system(), &args.id, "admin issue-token")
+                    .await
+                    .map_err(|e| CliError::usage(e.to_string()))?;
+                println!("{token}");
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn open(store: &StoreArgs) -> Result<Database, CliError> {
+    Database::open_configured(store.database_url.as_deref(), &store.data_dir)
+        .await
+        .map_err(|e| CliError::Platform(format!("cannot open the database: {e}")))
+}

@@ -1,0 +1,6 @@
+//! The `tongban` binary's library half: the HTTP API ([`api`]) and the
+//! command line ([`cli`]), so tests can drive the router without a socket.
+
+pub mod api;
+pub mod cli;
+pub mod error;
