@@ -120,6 +120,14 @@ pub fn sole_proprietor(version: &str, extra_capability: Option<&str>, key: Optio
     package.to_bytes()
 }
 
+/// Publish the first app at `version`, signed with the fixture's key.
+async fn publish_signed(f: &Fixture, version: &str) -> tongban_registry::market::publish::PublishReceipt {
+    f.market
+        .publish(&publisher(), &sole_proprietor(version, None, Some(&f.key)))
+        .await
+        .unwrap()
+}
+
 fn approve_all(diff: &[String]) -> Decision {
     Decision::Approve {
         acknowledged: diff.to_vec(),
@@ -131,10 +139,7 @@ async fn the_whole_lifecycle_on_every_backend() {
     for f in fixtures("lifecycle").await {
         let m = &f.market;
         let app = "cn.gov.hz.amr.sole-proprietor";
-        let receipt = m
-            .publish(&publisher(), &sole_proprietor("1.0.0", None, Some(&f.key)))
-            .await
-            .unwrap();
+        let receipt = publish_signed(&f, "1.0.0").await;
         assert_eq!(receipt.state, VersionState::InReview, "{}", f.backend);
         assert!(receipt.diff.iter().any(|c| c.id == "capability/storage"));
 
@@ -353,9 +358,7 @@ async fn bad_publishes_are_refused_and_leave_nothing_behind() {
             "refusals write nothing"
         );
 
-        m.publish(&publisher(), &sole_proprietor("1.0.0", None, Some(&f.key)))
-            .await
-            .unwrap();
+        publish_signed(&f, "1.0.0").await;
         let err = m
             .publish(&publisher(), &sole_proprietor("1.0.0", None, Some(&f.key)))
             .await
@@ -378,10 +381,7 @@ async fn bad_publishes_are_refused_and_leave_nothing_behind() {
 async fn a_tampered_blob_is_refused_when_read_back() {
     for f in fixtures("tampered_blob").await {
         let m = &f.market;
-        let receipt = m
-            .publish(&publisher(), &sole_proprietor("1.0.0", None, Some(&f.key)))
-            .await
-            .unwrap();
+        let receipt = publish_signed(&f, "1.0.0").await;
         let path = f.blobs_dir.path().join("sha256").join(&receipt.package_digest);
         let mut bytes = std::fs::read(&path).unwrap();
         let last = bytes.len() - 1;
@@ -399,16 +399,12 @@ async fn revoking_a_key_quarantines_what_it_signed_after_the_compromise() {
     for f in fixtures("key_revoke").await {
         let m = &f.market;
         let app = "cn.gov.hz.amr.sole-proprietor";
-        m.publish(&publisher(), &sole_proprietor("1.0.0", None, Some(&f.key)))
-            .await
-            .unwrap();
+        publish_signed(&f, "1.0.0").await;
         let ack = m.submission(app, "1.0.0").await.unwrap().needs_acknowledgement;
         m.decide(&reviewer(), app, "1.0.0", approve_all(&ack)).await.unwrap();
         let compromised_at = tongban_store::now_ms();
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        m.publish(&publisher(), &sole_proprietor("1.0.1", None, Some(&f.key)))
-            .await
-            .unwrap();
+        publish_signed(&f, "1.0.1").await;
         m.decide(&reviewer(), app, "1.0.1", approve_all(&[])).await.unwrap();
 
         let quarantined = keys::revoke_key(m.db(), &security(), BUREAU, &f.key.key_id(), compromised_at)
@@ -438,9 +434,7 @@ async fn revoking_a_key_quarantines_what_it_signed_after_the_compromise() {
 async fn audit_verify_names_the_first_edited_or_deleted_entry() {
     for f in fixtures("audit").await {
         let m = &f.market;
-        m.publish(&publisher(), &sole_proprietor("1.0.0", None, Some(&f.key)))
-            .await
-            .unwrap();
+        publish_signed(&f, "1.0.0").await;
         let total = audit_log::verify(m.db()).await.unwrap().unwrap();
         assert!(total >= 5);
 
