@@ -24,6 +24,12 @@ pub enum CliError {
     /// The platform itself failed (database, runtime start-up).
     #[error("{0}")]
     Platform(String),
+    /// The server refused the request; `code` is the envelope's stable code.
+    #[error("服务器拒绝 / refused ({status} {code}): {message}")]
+    Api { status: u16, code: String, message: String },
+    /// The server could not be reached or did not answer.
+    #[error("cannot reach the server {0}")]
+    Unreachable(String),
 }
 
 impl CliError {
@@ -44,6 +50,8 @@ impl CliError {
             CliError::Io { .. } => ExitCode::from(74),
             CliError::Build(_) => ExitCode::from(65),
             CliError::Platform(_) => ExitCode::from(70),
+            CliError::Api { .. } => ExitCode::from(1),
+            CliError::Unreachable(_) => ExitCode::from(69),
         }
     }
 }

@@ -40,6 +40,12 @@ fn state_text(state: KeyState) -> &'static str {
     }
 }
 
+impl std::fmt::Display for KeyState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(state_text(*self))
+    }
+}
+
 fn parse_state(text: &str) -> KeyState {
     match text {
         "active" => KeyState::Active,

@@ -5,8 +5,15 @@ mod admin;
 mod app_build;
 mod app_check;
 mod app_new;
+mod app_publish;
 mod app_run;
+mod app_sign;
 mod audit_verify;
+mod key;
+mod org;
+mod release;
+pub mod remote;
+mod review;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -31,6 +38,18 @@ enum Command {
     App(AppCommand),
     /// Run the platform server.
     Serve(serve::ServeArgs),
+    /// Orgs and their namespaces (through the API).
+    #[command(subcommand)]
+    Org(org::OrgCommand),
+    /// Publisher signing keys: generate locally, register, rotate, revoke.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
+    /// The review queue and decisions (through the API).
+    #[command(subcommand)]
+    Review(review::ReviewCommand),
+    /// Release per region: pilot, rollout, halt, rollback, deprecate, yank, revoke.
+    #[command(subcommand)]
+    Release(release::ReleaseCommand),
     /// Local bootstrap: users and API tokens, straight in the store.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -55,6 +74,10 @@ enum AppCommand {
     Check(app_check::CheckArgs),
     /// Run one hook of a package in the real runtime against a local host.
     Run(app_run::RunArgs),
+    /// Sign a package with a publisher key.
+    Sign(app_sign::SignArgs),
+    /// Upload a signed package to a server, with progress.
+    Publish(app_publish::PublishArgs),
 }
 
 /// Where the platform keeps its data. Every command that opens the store takes
@@ -76,6 +99,12 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::App(AppCommand::Build(args)) => app_build::run(args),
         Command::App(AppCommand::Check(args)) => app_check::run(args),
         Command::App(AppCommand::Run(args)) => app_run::run(args),
+        Command::App(AppCommand::Sign(args)) => app_sign::run(args),
+        Command::App(AppCommand::Publish(args)) => app_publish::run(args),
+        Command::Org(command) => org::run(command),
+        Command::Key(command) => key::run(command),
+        Command::Review(command) => review::run(command),
+        Command::Release(command) => release::run(command),
         Command::Audit(AuditCommand::Verify(args)) => audit_verify::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Admin(command) => admin::run(command),

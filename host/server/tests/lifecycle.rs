@@ -1,0 +1,618 @@
+//! End to end: the real `tongban serve` process, driven over HTTP by the real
+//! `tongban` CLI through the whole marketplace lifecycle, on SQLite and on
+//! PostgreSQL. Publish, check, review with diff, approve, pilot, rollout,
+//! halt, rollback, yank, revoke; bad input refused with clear errors; a second
+//! server node on the same database follows every change within a second;
+//! `tongban audit verify` passes, then catches a row edited behind its back.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use tongban_registry::Package;
+
+const BUREAU: &str = "113301000024891238"; // 杭州市市场监督管理局 (publisher)
+const REVIEW_ORG: &str = "11330106002489555Y"; // 杭州市西湖区数据资源局 (reviewers)
+const APP: &str = "cn.gov.hz.amr.sole-proprietor";
+const REGION: &str = "330106";
+
+/// Where a server keeps its data: a data directory, and optionally a
+/// PostgreSQL URL.
+#[derive(Clone)]
+struct Store {
+    backend: &'static str,
+    data_dir: PathBuf,
+    database_url: Option<String>,
+}
+
+impl Store {
+    fn args(&self) -> Vec<String> {
+        let mut args = vec!["--data-dir".to_owned(), self.data_dir.display().to_string()];
+        if let Some(url) = &self.database_url {
+            args.push("--database-url".into());
+            args.push(url.clone());
+        }
+        args
+    }
+}
+
+/// Every backend this run tests: SQLite always, PostgreSQL from
+/// `TONGBAN_TEST_DATABASE_URL` (required in CI).
+fn stores(root: &Path, label: &str) -> Vec<Store> {
+    let mut stores = vec![Store {
+        backend: "sqlite",
+        data_dir: root.join("sqlite"),
+        database_url: None,
+    }];
+    match std::env::var("TONGBAN_TEST_DATABASE_URL") {
+        Ok(admin) => {
+            let url = tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(tongban_store::create_scratch_postgres(&admin, label))
+                .unwrap();
+            stores.push(Store {
+                backend: "postgres",
+                data_dir: root.join("postgres"),
+                database_url: Some(url),
+            });
+        }
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("CI must test PostgreSQL too: TONGBAN_TEST_DATABASE_URL is not set")
+        }
+        Err(_) => eprintln!("TONGBAN_TEST_DATABASE_URL is not set: testing SQLite only"),
+    }
+    stores
+}
+
+/// A running `tongban serve`, killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(store: &Store, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tongban"))
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(store.args())
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting tongban serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("tongban serve exited before printing its address")
+                .unwrap();
+            if let Some(rest) = line.split("serving on ").nth(1) {
+                break rest.trim().to_owned();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The CLI, as a user at a terminal runs it.
+struct Cli<'a> {
+    server: String,
+    store: &'a Store,
+}
+
+impl Cli<'_> {
+    fn run(&self, token: Option<&str>, args: &[&str]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tongban"));
+        command
+            .args(args)
+            .env("TONGBAN_SERVER", &self.server)
+            .env_remove("TONGBAN_TOKEN");
+        if let Some(token) = token {
+            command.env("TONGBAN_TOKEN", token);
+        }
+        command.output().expect("running tongban")
+    }
+
+    /// Run and expect success; return stdout.
+    fn ok(&self, token: Option<&str>, args: &[&str]) -> String {
+        let output = self.run(token, args);
+        assert!(
+            output.status.success(),
+            "[{}] tongban {} failed: {}",
+            self.store.backend,
+            args.join(" "),
+            text(&output)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Run and expect refusal; return everything printed.
+    fn refused(&self, token: Option<&str>, args: &[&str]) -> String {
+        let output = self.run(token, args);
+        assert!(
+            !output.status.success(),
+            "[{}] tongban {} should have been refused: {}",
+            self.store.backend,
+            args.join(" "),
+            text(&output)
+        );
+        text(&output)
+    }
+
+    /// `tongban admin create-user` against the store; returns the token.
+    fn create_user(&self, id: &str, role: &str, org: Option<&str>, region: Option<&str>) -> String {
+        let mut args = vec!["admin", "create-user", "--id", id, "--role", role];
+        if let Some(org) = org {
+            args.extend(["--org", org]);
+        }
+        if let Some(region) = region {
+            args.extend(["--region", region]);
+        }
+        let store_args = self.store.args();
+        args.extend(store_args.iter().map(String::as_str));
+        self.ok(None, &args).trim().to_owned()
+    }
+
+    /// The version serving `subject`, or `None` when nothing serves.
+    fn which(&self, token: &str, subject: &str) -> Option<String> {
+        let output = self.run(
+            Some(token),
+            &["release", "which", APP, "--region", REGION, "--subject", subject],
+        );
+        if output.status.success() {
+            let out = String::from_utf8_lossy(&output.stdout);
+            Some(out.split_whitespace().next().unwrap().to_owned())
+        } else {
+            assert!(text(&output).contains("not_found"), "{}", text(&output));
+            None
+        }
+    }
+
+    /// Wait until `subject` is served `expected`, for at most one second.
+    fn served_within_a_second(&self, token: &str, subject: &str, expected: Option<&str>) {
+        let start = Instant::now();
+        loop {
+            let now = self.which(token, subject);
+            if now.as_deref() == expected {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(1),
+                "[{}] {subject} is still served {now:?} after a second, expected {expected:?}",
+                self.store.backend
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The first app at `version`, unsigned; with an extra manifest line under
+/// `[capabilities]` when given.
+fn first_app(version: &str, extra_capability: Option<&str>) -> Package {
+    let mut package: Package = tongban_tests::plugin("sole-proprietor");
+    package.manifest_text = package
+        .manifest_text
+        .replace("version = \"1.0.0\"", &format!("version = \"{version}\""));
+    if let Some(line) = extra_capability {
+        package.manifest_text = package
+            .manifest_text
+            .replace("[capabilities]\n", &format!("[capabilities]\n{line}\n"));
+    }
+    package
+}
+
+/// Write a package to `dir/NAME.tbpkg` and return the path.
+fn write_package(dir: &Path, name: &str, package: &Package) -> String {
+    let path = dir.join(format!("{name}.tbpkg"));
+    package.write(&path).unwrap();
+    path.display().to_string()
+}
+
+fn package_file(dir: &Path, version: &str, extra_capability: Option<&str>) -> String {
+    write_package(
+        dir,
+        &format!("sole-proprietor-{version}"),
+        &first_app(version, extra_capability),
+    )
+}
+
+/// The `--ack` flags for every change `review show` marks as needing one.
+fn acks_from_show(shown: &str) -> Vec<String> {
+    shown
+        .lines()
+        .filter(|l| l.contains("[needs --ack]"))
+        .map(|l| l.split_whitespace().nth(1).unwrap().to_owned())
+        .collect()
+}
+
+fn approve(cli: &Cli, reviewer: &str, version: &str) {
+    let shown = cli.ok(Some(reviewer), &["review", "show", APP, version]);
+    let mut args = vec!["review".to_owned(), "approve".into(), APP.into(), version.into()];
+    for ack in acks_from_show(&shown) {
+        args.push("--ack".into());
+        args.push(ack);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = cli.ok(Some(reviewer), &args);
+    assert!(out.contains("is approved"), "{out}");
+}
+
+#[test]
+fn the_whole_lifecycle_from_the_cli_against_a_running_server() {
+    let root = tempfile::tempdir().unwrap();
+    for store in stores(root.path(), "e2e_lifecycle") {
+        lifecycle(&store, root.path());
+    }
+}
+
+fn lifecycle(store: &Store, root: &Path) {
+    let work = root.join(format!("work-{}", store.backend));
+    std::fs::create_dir_all(&work).unwrap();
+    // The upload limit is small enough for a padded package to exceed it.
+    let node_a = Server::start(store, &["--max-upload-mib", "2"]);
+    // A second node on the same database: it must follow every change.
+    let node_b = Server::start(store, &[]);
+    let cli = Cli {
+        server: node_a.url.clone(),
+        store,
+    };
+    let cli_b = Cli {
+        server: node_b.url.clone(),
+        store,
+    };
+
+    // Bootstrap: the operator creates the platform admin locally.
+    let admin = cli.create_user("admin", "platform-admin", None, None);
+    cli.ok(
+        Some(&admin),
+        &[
+            "org",
+            "create",
+            "--code",
+            BUREAU,
+            "--name",
+            "杭州市市场监督管理局",
+            "--region",
+            "330100",
+        ],
+    );
+    cli.ok(
+        Some(&admin),
+        &[
+            "org",
+            "create",
+            "--code",
+            REVIEW_ORG,
+            "--name",
+            "杭州市西湖区数据资源局",
+            "--region",
+            REGION,
+        ],
+    );
+    let bad_org = cli.refused(
+        Some(&admin),
+        &[
+            "org",
+            "create",
+            "--code",
+            "11330100002489123X",
+            "--name",
+            "x",
+            "--region",
+            "330100",
+        ],
+    );
+    assert!(bad_org.contains("check character"), "{bad_org}");
+    cli.ok(Some(&admin), &["org", "add-namespace", BUREAU, "cn.gov.hz.amr"]);
+    let orgs = cli.ok(Some(&admin), &["org", "list"]);
+    assert!(orgs.contains("cn.gov.hz.amr"), "{orgs}");
+
+    let publisher = cli.create_user("pub-hz", "publisher", Some(BUREAU), None);
+    let reviewer = cli.create_user("rev-data", "reviewer", Some(REVIEW_ORG), None);
+    let same_org_reviewer = cli.create_user("rev-hz", "reviewer", Some(BUREAU), None);
+    let region_admin = cli.create_user("ra-xihu", "region-admin", Some(REVIEW_ORG), Some(REGION));
+    let security = cli.create_user("sec", "security-officer", Some(REVIEW_ORG), None);
+
+    // Keys: generated locally, only the public half registered.
+    let key = work.join("pub-hz.key");
+    let key_id = cli.ok(None, &["key", "generate", "--out", key.to_str().unwrap()]);
+    let key_id = key_id.trim();
+    let again = cli.refused(None, &["key", "generate", "--out", key.to_str().unwrap()]);
+    assert!(again.contains("never overwritten"), "{again}");
+    cli.ok(
+        Some(&publisher),
+        &["key", "register", "--org", BUREAU, "--key", key.to_str().unwrap()],
+    );
+    let keys = cli.ok(Some(&publisher), &["key", "list", "--org", BUREAU]);
+    assert!(keys.contains(key_id) && keys.contains("active"), "{keys}");
+
+    // Publish: unsigned and wrongly signed packages are refused.
+    let v1 = package_file(&work, "1.0.0", None);
+    cli.ok(None, &["app", "check", &v1]);
+    let unsigned = cli.refused(Some(&publisher), &["app", "publish", &v1]);
+    assert!(unsigned.contains("is not signed"), "{unsigned}");
+    let stranger = work.join("stranger.key");
+    cli.ok(None, &["key", "generate", "--out", stranger.to_str().unwrap()]);
+    let wrong = cli.refused(
+        Some(&publisher),
+        &["app", "publish", &v1, "--key", stranger.to_str().unwrap()],
+    );
+    assert!(wrong.contains("not registered to this org"), "{wrong}");
+    let no_token = cli.refused(None, &["app", "publish", &v1, "--key", key.to_str().unwrap()]);
+    assert!(no_token.contains("TONGBAN_TOKEN"), "{no_token}");
+
+    bad_packages_are_refused(&cli, &publisher, &key, &work);
+
+    let published = cli.ok(
+        Some(&publisher),
+        &["app", "publish", &v1, "--key", key.to_str().unwrap()],
+    );
+    assert!(
+        published.contains("published cn.gov.hz.amr.sole-proprietor@1.0.0"),
+        "{published}"
+    );
+    assert!(published.contains("+ capability/storage"), "{published}");
+    let reused = cli.refused(
+        Some(&publisher),
+        &["app", "publish", &v1, "--key", key.to_str().unwrap()],
+    );
+    assert!(reused.contains("409") && reused.contains("1.0.0"), "{reused}");
+
+    // Review: the queue hides the reviewer's own org; every addition needs --ack.
+    let queue = cli.ok(Some(&reviewer), &["review", "list"]);
+    assert!(queue.contains("cn.gov.hz.amr.sole-proprietor@1.0.0"), "{queue}");
+    let own_queue = cli.ok(Some(&same_org_reviewer), &["review", "list"]);
+    assert!(own_queue.contains("empty"), "{own_queue}");
+    let own = cli.refused(Some(&same_org_reviewer), &["review", "approve", APP, "1.0.0"]);
+    assert!(own.contains("separation of duties"), "{own}");
+    let shown = cli.ok(Some(&reviewer), &["review", "show", APP, "1.0.0"]);
+    assert!(
+        shown.contains("checks: all") && shown.contains("[needs --ack]"),
+        "{shown}"
+    );
+    let unacknowledged = cli.refused(Some(&reviewer), &["review", "approve", APP, "1.0.0"]);
+    assert!(unacknowledged.contains("capability/storage"), "{unacknowledged}");
+    let no_reason = cli.run(Some(&reviewer), &["review", "reject", APP, "1.0.0"]);
+    assert!(!no_reason.status.success() && text(&no_reason).contains("--reason"));
+    approve(&cli, &reviewer, "1.0.0");
+
+    // Pilot to a named group, then roll out to everyone.
+    assert_eq!(cli.which(&reviewer, "tester-1"), None);
+    cli.ok(
+        Some(&region_admin),
+        &[
+            "release",
+            "pilot",
+            APP,
+            "1.0.0",
+            "--region",
+            REGION,
+            "--group",
+            "tester-1,tester-2",
+        ],
+    );
+    cli.served_within_a_second(&reviewer, "tester-1", Some("1.0.0"));
+    cli.served_within_a_second(&reviewer, "citizen-9", None);
+    cli_b.served_within_a_second(&reviewer, "tester-1", Some("1.0.0"));
+    cli.ok(
+        Some(&region_admin),
+        &[
+            "release",
+            "rollout",
+            APP,
+            "1.0.0",
+            "--region",
+            REGION,
+            "--percent",
+            "100",
+        ],
+    );
+    cli.served_within_a_second(&reviewer, "citizen-9", Some("1.0.0"));
+    cli_b.served_within_a_second(&reviewer, "citizen-9", Some("1.0.0"));
+
+    // 1.1.0 adds a capability: the diff shows it, the reviewer acknowledges it.
+    let v2 = package_file(&work, "1.1.0", Some("payments = { max-amount-fen = 5000 }"));
+    let published = cli.ok(
+        Some(&publisher),
+        &["app", "publish", &v2, "--key", key.to_str().unwrap()],
+    );
+    assert!(published.contains("+ capability/payments"), "{published}");
+    let shown = cli.ok(Some(&reviewer), &["review", "show", APP, "1.1.0"]);
+    assert!(!acks_from_show(&shown).is_empty(), "{shown}");
+    approve(&cli, &reviewer, "1.1.0");
+
+    // Staged rollout at 50%: some subjects get 1.1.0, the rest keep 1.0.0.
+    cli.ok(
+        Some(&region_admin),
+        &[
+            "release",
+            "rollout",
+            APP,
+            "1.1.0",
+            "--region",
+            REGION,
+            "--percent",
+            "50",
+        ],
+    );
+    let subjects: Vec<String> = (0..24).map(|i| format!("citizen-{i}")).collect();
+    let new_subject = subjects
+        .iter()
+        .find(|s| cli.which(&reviewer, s).as_deref() == Some("1.1.0"))
+        .expect("50% of 24 subjects includes one on 1.1.0")
+        .clone();
+    assert!(
+        subjects
+            .iter()
+            .any(|s| cli.which(&reviewer, s).as_deref() == Some("1.0.0"))
+    );
+    let lower = cli.refused(
+        Some(&region_admin),
+        &[
+            "release",
+            "rollout",
+            APP,
+            "1.1.0",
+            "--region",
+            REGION,
+            "--percent",
+            "30",
+        ],
+    );
+    assert!(lower.contains("only rises") || lower.contains("rise"), "{lower}");
+    let status = cli.ok(Some(&region_admin), &["release", "status", APP, "--region", REGION]);
+    assert!(status.contains("1.1.0") && status.contains("50%"), "{status}");
+
+    // Halt: the active version serves everyone again, on both nodes, at once.
+    cli.ok(
+        Some(&region_admin),
+        &["release", "halt", APP, "1.1.0", "--region", REGION],
+    );
+    cli.served_within_a_second(&reviewer, &new_subject, Some("1.0.0"));
+    cli_b.served_within_a_second(&reviewer, &new_subject, Some("1.0.0"));
+    cli.ok(
+        Some(&region_admin),
+        &["release", "rollback", APP, "1.1.0", "--region", REGION],
+    );
+    cli.served_within_a_second(&reviewer, &new_subject, Some("1.0.0"));
+
+    // Yank: no new rollouts of 1.1.0.
+    cli.ok(Some(&region_admin), &["release", "yank", APP, "1.1.0"]);
+    let after_yank = cli.refused(
+        Some(&region_admin),
+        &[
+            "release",
+            "rollout",
+            APP,
+            "1.1.0",
+            "--region",
+            REGION,
+            "--percent",
+            "100",
+        ],
+    );
+    assert!(after_yank.contains("409"), "{after_yank}");
+
+    // Revoke 1.0.0 (security officer only): it stops serving everywhere.
+    let not_allowed = cli.refused(Some(&region_admin), &["release", "revoke", APP, "1.0.0"]);
+    assert!(not_allowed.contains("as region-admin"), "{not_allowed}");
+    cli.ok(Some(&security), &["release", "revoke", APP, "1.0.0"]);
+    cli.served_within_a_second(&reviewer, "citizen-9", None);
+    cli_b.served_within_a_second(&reviewer, "citizen-9", None);
+    let illegal = cli.refused(
+        Some(&region_admin),
+        &[
+            "release",
+            "rollout",
+            APP,
+            "1.0.0",
+            "--region",
+            REGION,
+            "--percent",
+            "100",
+        ],
+    );
+    assert!(illegal.contains("409") && illegal.contains("revoked"), "{illegal}");
+
+    // The audit chain verifies, then catches a row edited in the database.
+    drop(node_b);
+    drop(node_a);
+    let store_args = store.args();
+    let mut verify = vec!["audit", "verify"];
+    verify.extend(store_args.iter().map(String::as_str));
+    let verified = cli.ok(None, &verify);
+    assert!(verified.contains("audit chain intact"), "{verified}");
+    tamper_with_one_audit_row(store);
+    let caught = cli.refused(None, &verify);
+    assert!(caught.contains("broken at entry 3"), "{caught}");
+}
+
+/// A malformed manifest, an id outside the org's namespace, an oversized
+/// upload and a package changed after signing are each refused with a 4xx
+/// that names the problem, and none leaves anything behind.
+fn bad_packages_are_refused(cli: &Cli, publisher: &str, key: &Path, work: &Path) {
+    let key = key.to_str().unwrap();
+    let mut malformed = first_app("1.0.0", None);
+    malformed.manifest_text = malformed
+        .manifest_text
+        .replace("kind = \"service-app\"", "kind = \"toaster\"");
+    let malformed = write_package(work, "malformed", &malformed);
+    let refused = cli.refused(Some(publisher), &["app", "publish", &malformed, "--key", key]);
+    assert!(refused.contains("422") && refused.contains("toaster"), "{refused}");
+
+    let mut outside = first_app("1.0.0", None);
+    outside.manifest_text = outside
+        .manifest_text
+        .replace("cn.gov.hz.amr.sole-proprietor", "cn.gov.sh.amr.sole-proprietor");
+    let outside = write_package(work, "outside", &outside);
+    let refused = cli.refused(Some(publisher), &["app", "publish", &outside, "--key", key]);
+    assert!(refused.contains("outside every namespace"), "{refused}");
+
+    // Incompressible padding, so the gzipped package really is over 2 MiB.
+    let mut padded = first_app("1.0.0", None);
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for part in 0..3 {
+        let noise: Vec<u8> = (0..900 * 1024)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        padded.files.insert(format!("assets/padding-{part}.bin"), noise);
+    }
+    let padded = write_package(work, "padded", &padded);
+    let refused = cli.refused(Some(publisher), &["app", "publish", &padded, "--key", key]);
+    assert!(refused.contains("413 payload_too_large"), "{refused}");
+
+    let tampered = package_file(work, "1.0.0", None);
+    cli.ok(None, &["app", "sign", &tampered, "--key", key]);
+    let mut changed = Package::read(Path::new(&tampered)).unwrap();
+    changed
+        .files
+        .insert("forms/apply.json".into(), br#"{"type":"object"}"#.to_vec());
+    changed.write(Path::new(&tampered)).unwrap();
+    let refused = cli.refused(Some(publisher), &["app", "publish", &tampered]);
+    assert!(refused.contains("the package changed after signing"), "{refused}");
+
+    let queue = cli.ok(Some(publisher), &["release", "status", APP]);
+    assert!(queue.contains("not deployed"), "{queue}");
+}
+
+/// Edit the actor of the third audit entry directly in the database.
+fn tamper_with_one_audit_row(store: &Store) {
+    let store = store.clone();
+    tokio::runtime::Runtime::new().unwrap().block_on(async move {
+        let db = tongban_store::Database::open_configured(store.database_url.as_deref(), &store.data_dir)
+            .await
+            .unwrap();
+        let changed = sqlx::query("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 3")
+            .execute(db.pool())
+            .await
+            .unwrap()
+            .rows_affected();
+        assert_eq!(changed, 1);
+    });
+}
