@@ -70,3 +70,55 @@ fn package(dir: &Path, wasm: &Path) -> Package {
     let component = std::fs::read(wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
     Package::from_app_dir(dir, component).unwrap_or_else(|e| panic!("packaging {}: {e}", dir.display()))
 }
+
+/// A running `tongban serve` process on a loopback port, killed on drop.
+/// `binary` is the `tongban` executable (`env!("CARGO_BIN_EXE_tongban")` in the
+/// server crate's tests and benches).
+pub struct ServerProcess {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`, as the server printed it.
+    pub url: String,
+}
+
+impl ServerProcess {
+    /// Start `tongban serve --listen 127.0.0.1:0 ARGS...` and wait for the
+    /// address it prints.
+    ///
+    /// # Panics
+    ///
+    /// When the server exits before printing its address.
+    pub fn start(binary: &Path, args: &[String]) -> ServerProcess {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+        let mut child = Command::new(binary)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting tongban serve");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("tongban serve exited before printing its address")
+                .expect("reading the server's output");
+            if let Some(rest) = line.split("serving on ").nth(1) {
+                break rest.trim().to_owned();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        ServerProcess { child, url }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

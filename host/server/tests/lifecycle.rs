@@ -5,12 +5,12 @@
 //! server node on the same database follows every change within a second;
 //! `tongban audit verify` passes, then catches a row edited behind its back.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use tongban_registry::Package;
+use tongban_tests::ServerProcess;
 
 const BUREAU: &str = "113301000024891238"; // 杭州市市场监督管理局 (publisher)
 const REVIEW_ORG: &str = "11330106002489555Y"; // 杭州市西湖区数据资源局 (reviewers)
@@ -65,46 +65,11 @@ fn stores(root: &Path, label: &str) -> Vec<Store> {
     stores
 }
 
-/// A running `tongban serve`, killed on drop.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(store: &Store, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tongban"))
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
-            .args(store.args())
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting tongban serve");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines
-                .next()
-                .expect("tongban serve exited before printing its address")
-                .unwrap();
-            if let Some(rest) = line.split("serving on ").nth(1) {
-                break rest.trim().to_owned();
-            }
-        };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, url }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `tongban serve` on `store`, with extra flags.
+fn start_server(store: &Store, extra: &[&str]) -> ServerProcess {
+    let mut args = store.args();
+    args.extend(extra.iter().map(|a| a.to_string()));
+    ServerProcess::start(Path::new(env!("CARGO_BIN_EXE_tongban")), &args)
 }
 
 /// The CLI, as a user at a terminal runs it.
@@ -270,9 +235,9 @@ fn lifecycle(store: &Store, root: &Path) {
     let work = root.join(format!("work-{}", store.backend));
     std::fs::create_dir_all(&work).unwrap();
     // The upload limit is small enough for a padded package to exceed it.
-    let node_a = Server::start(store, &["--max-upload-mib", "2"]);
+    let node_a = start_server(store, &["--max-upload-mib", "2"]);
     // A second node on the same database: it must follow every change.
-    let node_b = Server::start(store, &[]);
+    let node_b = start_server(store, &[]);
     let cli = Cli {
         server: node_a.url.clone(),
         store,

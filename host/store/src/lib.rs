@@ -112,14 +112,6 @@ impl Database {
         }
     }
 
-    /// The operator for a case-insensitive substring match.
-    pub fn ilike(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => "LIKE",
-            Backend::Postgres => "ILIKE",
-        }
-    }
-
     pub async fn close(&self) {
         self.pool.close().await;
     }

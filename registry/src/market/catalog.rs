@@ -32,26 +32,33 @@ impl Marketplace {
                 "page starts at 1 and per-page is 1 to {MAX_PAGE_SIZE}"
             )));
         }
-        let pattern = format!(
-            "%{}%",
-            query
-                .unwrap_or("")
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        let rows = sqlx::query(&format!(
+        let query = query.map(str::trim).filter(|q| !q.is_empty());
+        // Without search text the filter is left out, so a plain listing walks
+        // the primary key instead of matching every row against `%%`.
+        // `search_text` is stored lower-cased and the query is lower-cased
+        // here, so a plain LIKE matches case-insensitively on both backends
+        // (PostgreSQL's ILIKE would lower every row again, four times slower).
+        let filter = match query {
+            Some(_) => "AND search_text LIKE $3 ESCAPE '\\'",
+            None => "",
+        };
+        let sql = format!(
             "SELECT id, org_code, name_zh, name_en, latest_version FROM apps
-             WHERE latest_version IS NOT NULL AND search_text {} $1 ESCAPE '\\'
-             ORDER BY id LIMIT $2 OFFSET $3",
-            self.db.ilike()
-        ))
-        .bind(pattern)
-        .bind(per_page)
-        .bind((page - 1) * per_page)
-        .fetch_all(self.db.pool())
-        .await?;
+             WHERE latest_version IS NOT NULL {filter}
+             ORDER BY id LIMIT $1 OFFSET $2"
+        );
+        let mut statement = sqlx::query(&sql).bind(per_page).bind((page - 1) * per_page);
+        if let Some(query) = query {
+            statement = statement.bind(format!(
+                "%{}%",
+                query
+                    .to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            ));
+        }
+        let rows = statement.fetch_all(self.db.pool()).await?;
         rows.iter()
             .map(|r| {
                 Ok(CatalogEntry {
