@@ -1,7 +1,9 @@
 //! The one integration test binary: real components, built from source, run in
 //! the real runtime against a real SQLite database.
 
+mod blobs;
 mod capabilities;
+mod contract;
 mod hostile;
 mod market;
 mod sole_proprietor;

@@ -1,7 +1,8 @@
 //! `cargo xtask test`: the one command that runs every test on a fresh machine.
 //!
 //! It installs what the tests need that cargo does not (the `wasm32-wasip2`
-//! target), then runs the host workspace's tests (which build the fixture and
+//! target, a fresh PostgreSQL database, moto's S3-compatible sandbox from
+//! PyPI), then runs the host workspace's tests (which build the fixture and
 //! example components from source) and the example apps' own test-kit tests.
 
 use std::path::{Path, PathBuf};
@@ -57,6 +58,9 @@ fn test(extra: &[String]) -> Result<(), String> {
 
     step("PostgreSQL: a fresh database for this run");
     let postgres = provision_postgres()?;
+
+    step("S3-compatible sandbox: moto's server, from PyPI");
+    ensure_s3_sandbox()?;
 
     step("host workspace: unit, integration and benchmark-smoke tests");
     let mut host = cargo();
@@ -123,6 +127,30 @@ fn provision_postgres() -> Result<Option<String>, String> {
             }
         }
     }
+}
+
+/// Install moto's S3-compatible server (`moto[s3,server]` from PyPI) when
+/// python3 cannot import it. The blob-store and end-to-end tests start it on a
+/// loopback port to exercise the S3 blob backend with the real client.
+fn ensure_s3_sandbox() -> Result<(), String> {
+    let present = Command::new("python3")
+        .args(["-c", "import moto.server"])
+        .output()
+        .map_err(|e| format!("cannot run python3 (needed for the S3 sandbox): {e}"))?;
+    if present.status.success() {
+        eprintln!("moto is installed");
+        return Ok(());
+    }
+    let mut install = Command::new("python3");
+    install.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "moto[s3,server]>=5,<6",
+    ]);
+    run(install)
 }
 
 /// Add the wasm target through rustup when the pinned toolchain lacks it.

@@ -67,9 +67,7 @@ fn main() {
         }
         Err(_) => eprintln!("TONGBAN_TEST_DATABASE_URL is not set: benchmarking SQLite only"),
     }
-    println!(
-        "| backend | measurement | n | p50 | p95 | p99 | max |\n|---|---|---|---|---|---|---|"
-    );
+    println!("| backend | measurement | n | p50 | p95 | p99 | max |\n|---|---|---|---|---|---|---|");
     for (backend, data_dir, url) in backends {
         let mut store_args = vec!["--data-dir".to_owned(), data_dir.display().to_string()];
         if let Some(url) = &url {
@@ -78,8 +76,8 @@ fn main() {
         }
         let tokens = runtime.block_on(seed(&data_dir, url.as_deref(), &sizes));
         let binary = Path::new(env!("CARGO_BIN_EXE_tongban"));
-        let node_a = ServerProcess::start(binary, &store_args);
-        let node_b = ServerProcess::start(binary, &store_args);
+        let node_a = ServerProcess::start(binary, &store_args, &[]);
+        let node_b = ServerProcess::start(binary, &store_args, &[]);
         let client = Client::new();
 
         for (label, query) in [
@@ -203,7 +201,11 @@ async fn seed(data_dir: &Path, url: Option<&str>, sizes: &Sizes) -> Tokens {
                 if v > 0 {
                     versions.push(',');
                 }
-                let state = if v + 1 == sizes.versions_per_app { "approved" } else { "superseded" };
+                let state = if v + 1 == sizes.versions_per_app {
+                    "approved"
+                } else {
+                    "superseded"
+                };
                 versions.push_str(&format!(
                     "('{id}', '1.0.{v}', '{state}', '', 'sha256:{i:064}', 'sha256:{v:064}', 'k', 's', '{{}}', 'pub-hz', 0)"
                 ));
@@ -274,7 +276,10 @@ fn approval_to_serving(client: &Client, node_a: &str, node_b: &str, t: &Tokens, 
             if served["version"] == version.as_str() {
                 break;
             }
-            assert!(start.elapsed() < Duration::from_secs(10), "node B never served {version}");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "node B never served {version}"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
         timings.push(start.elapsed());
@@ -287,12 +292,7 @@ struct Client(ureq::Agent);
 
 impl Client {
     fn new() -> Client {
-        Client(
-            ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build()
-                .into(),
-        )
+        Client(ureq::Agent::config_builder().http_status_as_error(false).build().into())
     }
 
     fn answer(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Value {

@@ -27,6 +27,7 @@ impl Api {
         let store = StoreArgs {
             data_dir: dir.path().to_owned(),
             database_url: None,
+            blob_url: None,
         };
         let state = tongban::cli::serve::open_state(&store, max_upload_bytes).await.unwrap();
         Api { state, _dir: dir }

@@ -1,6 +1,6 @@
 //! End to end: the real `tongban serve` process, driven over HTTP by the real
-//! `tongban` CLI through the whole marketplace lifecycle, on SQLite and on
-//! PostgreSQL. Publish, check, review with diff, approve, pilot, rollout,
+//! `tongban` CLI through the whole marketplace lifecycle, on SQLite (blobs in
+//! the data directory) and on PostgreSQL (blobs in an S3-compatible store). Publish, check, review with diff, approve, pilot, rollout,
 //! halt, rollback, yank, revoke; bad input refused with clear errors; a second
 //! server node on the same database follows every change within a second;
 //! `tongban audit verify` passes, then catches a row edited behind its back.
@@ -10,40 +10,54 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use tongban_registry::Package;
-use tongban_tests::ServerProcess;
+use tongban_tests::{S3Sandbox, ServerProcess};
 
 const BUREAU: &str = "113301000024891238"; // 杭州市市场监督管理局 (publisher)
 const REVIEW_ORG: &str = "11330106002489555Y"; // 杭州市西湖区数据资源局 (reviewers)
 const APP: &str = "cn.gov.hz.amr.sole-proprietor";
 const REGION: &str = "330106";
 
-/// Where a server keeps its data: a data directory, and optionally a
-/// PostgreSQL URL.
+/// Where a server keeps its data: a data directory, optionally a PostgreSQL
+/// URL, and optionally an S3-compatible blob store with its `AWS_*` settings.
 #[derive(Clone)]
 struct Store {
     backend: &'static str,
     data_dir: PathBuf,
     database_url: Option<String>,
+    blob_url: Option<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Store {
     fn args(&self) -> Vec<String> {
-        let mut args = vec!["--data-dir".to_owned(), self.data_dir.display().to_string()];
+        self.args_in(&self.data_dir)
+    }
+
+    fn args_in(&self, data_dir: &Path) -> Vec<String> {
+        let mut args = vec!["--data-dir".to_owned(), data_dir.display().to_string()];
         if let Some(url) = &self.database_url {
             args.push("--database-url".into());
+            args.push(url.clone());
+        }
+        if let Some(url) = &self.blob_url {
+            args.push("--blob-url".into());
             args.push(url.clone());
         }
         args
     }
 }
 
-/// Every backend this run tests: SQLite always, PostgreSQL from
-/// `TONGBAN_TEST_DATABASE_URL` (required in CI).
-fn stores(root: &Path, label: &str) -> Vec<Store> {
+/// Every deployment shape this run tests: SQLite with blobs in the data
+/// directory (the embedded default), and PostgreSQL from
+/// `TONGBAN_TEST_DATABASE_URL` (required in CI) with blobs in an S3-compatible
+/// store, where the nodes share nothing on disk.
+fn stores(root: &Path, label: &str, s3: Option<&S3Sandbox>) -> Vec<Store> {
     let mut stores = vec![Store {
         backend: "sqlite",
         data_dir: root.join("sqlite"),
         database_url: None,
+        blob_url: None,
+        env: Vec::new(),
     }];
     match std::env::var("TONGBAN_TEST_DATABASE_URL") {
         Ok(admin) => {
@@ -55,6 +69,8 @@ fn stores(root: &Path, label: &str) -> Vec<Store> {
                 backend: "postgres",
                 data_dir: root.join("postgres"),
                 database_url: Some(url),
+                blob_url: s3.map(|s3| s3.url(label)),
+                env: s3.map(S3Sandbox::settings).unwrap_or_default(),
             });
         }
         Err(_) if std::env::var_os("CI").is_some() => {
@@ -65,11 +81,15 @@ fn stores(root: &Path, label: &str) -> Vec<Store> {
     stores
 }
 
-/// `tongban serve` on `store`, with extra flags.
-fn start_server(store: &Store, extra: &[&str]) -> ServerProcess {
-    let mut args = store.args();
+/// `tongban serve` on `store`, with extra flags. With an S3 blob store each
+/// node gets its own data directory, as separate machines would.
+fn start_server(store: &Store, node: &str, extra: &[&str]) -> ServerProcess {
+    let mut args = match store.blob_url {
+        Some(_) => store.args_in(&store.data_dir.join(node)),
+        None => store.args(),
+    };
     args.extend(extra.iter().map(|a| a.to_string()));
-    ServerProcess::start(Path::new(env!("CARGO_BIN_EXE_tongban")), &args)
+    ServerProcess::start(Path::new(env!("CARGO_BIN_EXE_tongban")), &args, &store.env)
 }
 
 /// The CLI, as a user at a terminal runs it.
@@ -226,7 +246,8 @@ fn approve(cli: &Cli, reviewer: &str, version: &str) {
 #[test]
 fn the_whole_lifecycle_from_the_cli_against_a_running_server() {
     let root = tempfile::tempdir().unwrap();
-    for store in stores(root.path(), "e2e_lifecycle") {
+    let s3 = S3Sandbox::start("tongban-e2e");
+    for store in stores(root.path(), "e2e_lifecycle", s3.as_ref()) {
         lifecycle(&store, root.path());
     }
 }
@@ -235,9 +256,9 @@ fn lifecycle(store: &Store, root: &Path) {
     let work = root.join(format!("work-{}", store.backend));
     std::fs::create_dir_all(&work).unwrap();
     // The upload limit is small enough for a padded package to exceed it.
-    let node_a = start_server(store, &["--max-upload-mib", "2"]);
+    let node_a = start_server(store, "node-a", &["--max-upload-mib", "2"]);
     // A second node on the same database: it must follow every change.
-    let node_b = start_server(store, &[]);
+    let node_b = start_server(store, "node-b", &[]);
     let cli = Cli {
         server: node_a.url.clone(),
         store,
@@ -338,6 +359,10 @@ fn lifecycle(store: &Store, root: &Path) {
         "{published}"
     );
     assert!(published.contains("+ capability/storage"), "{published}");
+    if store.blob_url.is_some() {
+        // The package went to the S3-compatible store, not to a local folder.
+        assert!(!store.data_dir.join("node-a/blobs").exists());
+    }
     let reused = cli.refused(
         Some(&publisher),
         &["app", "publish", &v1, "--key", key.to_str().unwrap()],

@@ -1,12 +1,22 @@
 //! Content-addressed blobs: a blob is stored under `sha256/<hex digest>` and
 //! is checked against that digest whenever it is read, so a tampered blob is
 //! refused instead of served.
+//!
+//! Where blobs live is one setting, the blob URL: none (or `file:///DIR`) is a
+//! local folder, `s3://BUCKET[/PREFIX]` an S3-compatible object store. S3
+//! credentials and the endpoint come from the standard `AWS_*` settings
+//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
+//! `AWS_ENDPOINT_URL` for MinIO, OSS and other S3-compatible services,
+//! `AWS_ALLOW_HTTP=true` for an endpoint without TLS), never from the URL, so
+//! secrets stay out of command lines and logs.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use sha2::{Digest, Sha256};
 
@@ -24,6 +34,62 @@ impl BlobStore {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Blob(format!("{}: {e}", dir.display())))?;
         let fs = LocalFileSystem::new_with_prefix(dir).map_err(|e| StoreError::Blob(e.to_string()))?;
         Ok(BlobStore { inner: Arc::new(fs) })
+    }
+
+    /// The blob store a blob URL names: `None` is the local folder
+    /// `default_dir`; `file:///DIR` a local folder; `s3://BUCKET[/PREFIX]` an
+    /// S3-compatible store configured from the process's `AWS_*` variables.
+    pub fn open_configured(blob_url: Option<&str>, default_dir: &Path) -> Result<BlobStore, StoreError> {
+        let aws_settings = std::env::vars().filter(|(k, _)| k.starts_with("AWS_"));
+        match blob_url {
+            None => BlobStore::local(default_dir),
+            Some(url) => BlobStore::open_url(url, aws_settings),
+        }
+    }
+
+    /// The blob store at `url` (`file:///DIR` or `s3://BUCKET[/PREFIX]`), with
+    /// S3 settings given as `(name, value)` pairs named like the `AWS_*`
+    /// variables (`AWS_ENDPOINT_URL`, ...; case does not matter).
+    pub fn open_url(
+        url: &str,
+        s3_settings: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<BlobStore, StoreError> {
+        let parsed = url::Url::parse(url).map_err(|e| StoreError::Config(format!("blob URL `{url}`: {e}")))?;
+        match parsed.scheme() {
+            "file" => {
+                let dir = parsed
+                    .to_file_path()
+                    .map_err(|()| StoreError::Config(format!("blob URL `{url}` is not a local path")))?;
+                BlobStore::local(&dir)
+            }
+            "s3" => {
+                let bucket = parsed
+                    .host_str()
+                    .filter(|b| !b.is_empty())
+                    .ok_or_else(|| StoreError::Config(format!("blob URL `{url}` names no bucket")))?;
+                let mut builder = AmazonS3Builder::new().with_bucket_name(bucket);
+                for (name, value) in s3_settings {
+                    match name.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
+                        Ok(AmazonS3ConfigKey::Bucket) => {}
+                        Ok(key) => builder = builder.with_config(key, value),
+                        Err(_) => tracing::debug!(%name, "not an S3 setting; ignored"),
+                    }
+                }
+                let s3 = builder
+                    .build()
+                    .map_err(|e| StoreError::Config(format!("blob URL `{url}`: {e}")))?;
+                let prefix = parsed.path().trim_matches('/');
+                let inner: Arc<dyn ObjectStore> = if prefix.is_empty() {
+                    Arc::new(s3)
+                } else {
+                    Arc::new(PrefixStore::new(s3, prefix))
+                };
+                Ok(BlobStore { inner })
+            }
+            other => Err(StoreError::Config(format!(
+                "blob URL `{url}`: unsupported scheme `{other}` (use file:///DIR or s3://BUCKET/PREFIX)"
+            ))),
+        }
     }
 
     /// Blobs in any object store (for example an S3-compatible one).

@@ -91,6 +91,11 @@ pub struct StoreArgs {
     /// SQLite file in the data directory.
     #[arg(long, value_name = "URL", env = "TONGBAN_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Where package blobs live, instead of the `blobs` folder in the data
+    /// directory: `file:///DIR` or `s3://BUCKET/PREFIX` (S3-compatible; set
+    /// AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
+    #[arg(long, value_name = "URL", env = "TONGBAN_BLOB_URL")]
+    pub blob_url: Option<String>,
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {

@@ -53,7 +53,8 @@ pub async fn open_state(store: &StoreArgs, max_upload_bytes: usize) -> Result<Ap
     let db = Database::open_configured(store.database_url.as_deref(), &store.data_dir)
         .await
         .map_err(|e| CliError::Platform(format!("cannot open the database: {e}")))?;
-    let blobs = BlobStore::local(&store.data_dir.join("blobs")).map_err(|e| CliError::Platform(e.to_string()))?;
+    let blobs = BlobStore::open_configured(store.blob_url.as_deref(), &store.data_dir.join("blobs"))
+        .map_err(|e| CliError::Platform(e.to_string()))?;
     let market = Marketplace::open(db.clone(), blobs)
         .await
         .map_err(|e| CliError::Platform(e.to_string()))?;
