@@ -213,8 +213,14 @@ impl Package {
     }
 
     /// Write a `.tbpkg` file.
+    /// Write the package file atomically: to a temporary file beside it, then
+    /// renamed over `path`, so a crash never leaves half a package behind.
     pub fn write(&self, path: &Path) -> Result<(), PackageError> {
-        std::fs::write(path, self.to_bytes()).map_err(|source| io(path, source))
+        let mut temporary = path.as_os_str().to_owned();
+        temporary.push(".partial");
+        let temporary = std::path::PathBuf::from(temporary);
+        std::fs::write(&temporary, self.to_bytes()).map_err(|source| io(&temporary, source))?;
+        std::fs::rename(&temporary, path).map_err(|source| io(path, source))
     }
 }
 

@@ -90,11 +90,17 @@ impl ServerProcess {
     pub fn start(binary: &Path, args: &[String], envs: &[(String, String)]) -> ServerProcess {
         use std::io::{BufRead, BufReader};
         use std::process::Stdio;
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
-            .env("RUST_LOG", "warn")
+            .env("TONGBAN_LOG", "warn");
+        // The developer's own S3 settings must not leak into a test server.
+        for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
+            command.env_remove(name);
+        }
+        let mut child = command
             .envs(envs.iter().cloned())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -159,25 +165,36 @@ impl S3Sandbox {
             .and_then(|l| l.local_addr())
             .expect("a free loopback port")
             .port();
+        let log = tempfile_path(&format!("moto-{port}.log"));
+        let log_file = std::fs::File::create(&log).expect("creating moto's log file");
         let child = Command::new("python3")
             .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log_file)
             .spawn()
             .expect("starting moto.server");
-        let sandbox = S3Sandbox {
+        let mut sandbox = S3Sandbox {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
             bucket: bucket.to_owned(),
         };
         let started = std::time::Instant::now();
         let mut stream = loop {
+            if let Ok(Some(status)) = sandbox.child.try_wait() {
+                panic!(
+                    "moto.server exited ({status}) before serving on port {port}:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
             match TcpStream::connect(("127.0.0.1", port)) {
                 Ok(stream) => break stream,
                 Err(_) if started.elapsed() < std::time::Duration::from_secs(30) => {
                     std::thread::sleep(std::time::Duration::from_millis(100))
                 }
-                Err(e) => panic!("moto.server did not start on port {port}: {e}"),
+                Err(e) => panic!(
+                    "moto.server did not start on port {port} within 30 s ({e}):\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                ),
             }
         };
         // Create the bucket (moto accepts unsigned requests).
@@ -220,4 +237,11 @@ impl Drop for S3Sandbox {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A path for a scratch file under the target directory.
+fn tempfile_path(name: &str) -> PathBuf {
+    let dir = repo_root().join("target/test-scratch");
+    std::fs::create_dir_all(&dir).expect("creating target/test-scratch");
+    dir.join(name)
 }

@@ -67,4 +67,11 @@ fn bad_blob_urls_are_named() {
     assert!(err.contains("blob URL `not a url`"), "{err}");
     let err = BlobStore::open_url("s3:///prefix", []).unwrap_err().to_string();
     assert!(err.contains("names no bucket"), "{err}");
+    let err = BlobStore::open_url("s3://key:secret@bucket/prefix", [])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("must not carry credentials") && !err.contains("secret@"),
+        "{err}"
+    );
 }

@@ -67,6 +67,35 @@ async fn every_served_contract_still_runs_on_this_host() {
     }
 }
 
+/// The SHA-256 of each frozen contract file. A released contract never
+/// changes; a new version gets a new folder and a new line here.
+const FROZEN: &[(&str, &str)] = &[("0.1", FROZEN_0_1)];
+const FROZEN_0_1: &str = "267e8315d2a3ec930ba4877251c8ad016df7535961f7b33c9becf49b5a527d53";
+
+#[test]
+fn released_contracts_never_change() {
+    use sha2::Digest;
+    for (line, digest) in FROZEN {
+        let path = repo_root().join(format!("wit/released/{line}/platform.wit"));
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(
+            hex::encode(sha2::Sha256::digest(&bytes)),
+            *digest,
+            "{} changed; a released contract is frozen (bump the version in wit/platform.wit instead)",
+            path.display()
+        );
+    }
+    let served: Vec<String> = SERVED_WIT_VERSIONS
+        .iter()
+        .map(|v| format!("{}.{}", v.major, v.minor))
+        .collect();
+    let frozen: Vec<String> = FROZEN.iter().map(|(line, _)| line.to_string()).collect();
+    assert_eq!(
+        served, frozen,
+        "every served version, and only those, has a frozen digest"
+    );
+}
+
 #[test]
 fn the_current_contract_is_the_newest_served_version() {
     let current = std::fs::read_to_string(repo_root().join("wit/platform.wit")).unwrap();

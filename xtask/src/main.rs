@@ -133,11 +133,8 @@ fn provision_postgres() -> Result<Option<String>, String> {
 /// python3 cannot import it. The blob-store and end-to-end tests start it on a
 /// loopback port to exercise the S3 blob backend with the real client.
 fn ensure_s3_sandbox() -> Result<(), String> {
-    let present = Command::new("python3")
-        .args(["-c", "import moto.server"])
-        .output()
-        .map_err(|e| format!("cannot run python3 (needed for the S3 sandbox): {e}"))?;
-    if present.status.success() {
+    let present = Command::new("python3").args(["-c", "import moto.server"]).output();
+    if present.as_ref().is_ok_and(|o| o.status.success()) {
         eprintln!("moto is installed");
         return Ok(());
     }
@@ -150,7 +147,17 @@ fn ensure_s3_sandbox() -> Result<(), String> {
         "--disable-pip-version-check",
         "moto[s3,server]>=5,<6",
     ]);
-    run(install)
+    match run(install) {
+        Ok(()) => Ok(()),
+        // Outside CI the S3 tests skip with a warning, like PostgreSQL's.
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!(
+                "warning: cannot install moto ({e}); the S3 blob tests will be skipped. Install it with `python3 -m pip install 'moto[s3,server]'` (in a virtualenv where the system Python refuses)"
+            );
+            Ok(())
+        }
+        Err(e) => Err(format!("CI needs moto for the S3 blob tests: {e}")),
+    }
 }
 
 /// Add the wasm target through rustup when the pinned toolchain lacks it.

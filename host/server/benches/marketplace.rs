@@ -83,8 +83,9 @@ fn main() {
         for (label, query) in [
             ("catalog list, first page", vec![("per_page", "20".to_owned())]),
             (
-                "catalog list, page 250",
-                vec![("page", "250".to_owned()), ("per_page", "20".to_owned())],
+                // The middle page: 250 of 500 at full size.
+                "catalog list, middle page",
+                vec![("page", (sizes.apps / 40).to_string()), ("per_page", "20".to_owned())],
             ),
             (
                 "catalog search, one hit",

@@ -1,6 +1,7 @@
-//! `tongban`: the platform binary. Today it carries the developer commands
-//! (`tongban app new|build|check|run`); the server and marketplace commands
-//! join it as they land.
+//! `tongban`: the platform binary: the developer commands (`tongban app ...`),
+//! the server (`tongban serve`), the marketplace commands that talk to a
+//! server (`org`, `key`, `review`, `release`, `app publish`) and the local
+//! operator commands (`admin`, `audit verify`). `cli/mod.rs` lists them all.
 
 use std::process::ExitCode;
 

@@ -55,6 +55,12 @@ impl BlobStore {
         s3_settings: impl IntoIterator<Item = (String, String)>,
     ) -> Result<BlobStore, StoreError> {
         let parsed = url::Url::parse(url).map_err(|e| StoreError::Config(format!("blob URL `{url}`: {e}")))?;
+        if !parsed.username().is_empty() || parsed.password().is_some() || parsed.query().is_some() {
+            // Never echo the URL here: it may hold a secret.
+            return Err(StoreError::Config(
+                "the blob URL must not carry credentials or options; set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the other AWS_* variables instead".into(),
+            ));
+        }
         match parsed.scheme() {
             "file" => {
                 let dir = parsed

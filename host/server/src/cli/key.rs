@@ -12,7 +12,7 @@ use serde_json::json;
 use tongban_registry::market::keys::PublisherKey;
 use tongban_registry::signing::SigningKey;
 
-use super::remote::{ApiClient, RemoteArgs, parse_time, print_json, show_time};
+use super::remote::{ApiClient, RemoteArgs, parse_time, print_json, seg, show_time};
 use crate::error::CliError;
 
 #[derive(Debug, Subcommand)]
@@ -119,14 +119,14 @@ pub fn run(command: KeyCommand) -> Result<ExitCode, CliError> {
         KeyCommand::Register(args) => {
             let key = read_key_file(&args.key)?;
             let answer: KeyId = ApiClient::new(&args.remote)?.post_json(
-                &format!("/orgs/{}/keys", args.org),
+                &format!("/orgs/{}/keys", seg(&args.org)),
                 &json!({"public_key": key.public_key_hex()}),
             )?;
             println!("已登记密钥 / key registered: {} for org {}", answer.key_id, args.org);
         }
         KeyCommand::List(args) => {
             let keys: Vec<PublisherKey> =
-                ApiClient::new(&args.remote)?.get(&format!("/orgs/{}/keys", args.org), &[])?;
+                ApiClient::new(&args.remote)?.get(&format!("/orgs/{}/keys", seg(&args.org)), &[])?;
             if args.json {
                 print_json(&keys)?;
             } else {
@@ -148,7 +148,7 @@ pub fn run(command: KeyCommand) -> Result<ExitCode, CliError> {
         KeyCommand::Rotate(args) => {
             let key = read_key_file(&args.new_key)?;
             let answer: KeyId = ApiClient::new(&args.remote)?.post_json(
-                &format!("/orgs/{}/keys/{}/rotate", args.org, args.key_id),
+                &format!("/orgs/{}/keys/{}/rotate", seg(&args.org), seg(&args.key_id)),
                 &json!({"public_key": key.public_key_hex()}),
             )?;
             println!("已轮换 / rotated: {} replaces {}", answer.key_id, args.key_id);
@@ -156,7 +156,7 @@ pub fn run(command: KeyCommand) -> Result<ExitCode, CliError> {
         KeyCommand::Revoke(args) => {
             let compromised_at = parse_time(&args.compromised_at)?;
             let answer: Quarantined = ApiClient::new(&args.remote)?.post_json(
-                &format!("/orgs/{}/keys/{}/revoke", args.org, args.key_id),
+                &format!("/orgs/{}/keys/{}/revoke", seg(&args.org), seg(&args.key_id)),
                 &json!({"compromised_at": compromised_at}),
             )?;
             println!("已吊销 / revoked key {}", args.key_id);

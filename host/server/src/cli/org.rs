@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use tongban_registry::market::orgs::Org;
 
-use super::remote::{ApiClient, RemoteArgs, print_json};
+use super::remote::{ApiClient, RemoteArgs, print_json, seg};
 use crate::error::CliError;
 
 #[derive(Debug, Subcommand)]
@@ -84,7 +84,7 @@ pub fn run(command: OrgCommand) -> Result<ExitCode, CliError> {
         OrgCommand::AddNamespace(args) => {
             let api = ApiClient::new(&args.remote)?;
             let org: Org = api.post_json(
-                &format!("/orgs/{}/namespaces", args.org),
+                &format!("/orgs/{}/namespaces", seg(&args.org)),
                 &json!({"prefix": args.prefix}),
             )?;
             println!(

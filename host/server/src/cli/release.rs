@@ -10,7 +10,7 @@ use serde::Deserialize;
 use tongban_registry::market::deploy::{Deployment, ReleaseAction};
 use tongban_registry::market::serving::Served;
 
-use super::remote::{ApiClient, RemoteArgs, parse_time, print_json, show_time};
+use super::remote::{ApiClient, RemoteArgs, parse_time, print_json, seg, show_time};
 use crate::error::CliError;
 
 #[derive(Debug, Subcommand)]
@@ -125,8 +125,10 @@ struct Outcome {
 }
 
 fn act(app: &str, version: &str, remote: &RemoteArgs, action: ReleaseAction) -> Result<ExitCode, CliError> {
-    let outcome: Outcome =
-        ApiClient::new(remote)?.post_json(&format!("/apps/{app}/versions/{version}/release"), &action)?;
+    let outcome: Outcome = ApiClient::new(remote)?.post_json(
+        &format!("/apps/{}/versions/{}/release", seg(app), seg(version)),
+        &action,
+    )?;
     println!("已生效 / done: {}", outcome.summary);
     Ok(ExitCode::SUCCESS)
 }
@@ -179,7 +181,7 @@ pub fn run(command: ReleaseCommand) -> Result<ExitCode, CliError> {
                 query.push(("region", region.as_str()));
             }
             let deployments: Vec<Deployment> =
-                ApiClient::new(&a.remote)?.get(&format!("/apps/{}/deployments", a.app), &query)?;
+                ApiClient::new(&a.remote)?.get(&format!("/apps/{}/deployments", seg(&a.app)), &query)?;
             if a.json {
                 print_json(&deployments)?;
             } else if deployments.is_empty() {
@@ -203,7 +205,7 @@ pub fn run(command: ReleaseCommand) -> Result<ExitCode, CliError> {
         }
         ReleaseCommand::Which(a) => {
             let served: Served = ApiClient::new(&a.remote)?.get(
-                &format!("/serving/{}/{}", a.region, a.app),
+                &format!("/serving/{}/{}", seg(&a.region), seg(&a.app)),
                 &[("subject", a.subject.as_str())],
             )?;
             println!("{}  ({})", served.version, served.reason);

@@ -118,14 +118,34 @@ impl ApiClient {
             .header("Content-Length", length.to_string())
             .content_type("application/octet-stream")
             .send(ureq::SendBody::from_reader(reader));
-        self.answer(response)
+        match response {
+            // The server may answer before the upload is complete (413 for an
+            // upload over its limit) and close the connection; the client
+            // then sees a broken write, not the answer.
+            Err(ureq::Error::Io(e)) => Err(CliError::Unreachable(format!(
+                "{}: the upload of {length} bytes broke off ({e}); the server may have refused it, for example for being over its upload limit",
+                self.base
+            ))),
+            response => self.answer(response),
+        }
+    }
+
+    /// A failure below HTTP, named for what it is.
+    fn transport_error(&self, e: ureq::Error) -> CliError {
+        match e {
+            ureq::Error::Io(_)
+            | ureq::Error::HostNotFound
+            | ureq::Error::ConnectionFailed
+            | ureq::Error::Timeout(_) => CliError::Unreachable(format!("{}: {e}", self.base)),
+            other => CliError::Platform(format!("the request to {} failed: {other}", self.base)),
+        }
     }
 
     fn answer<T: DeserializeOwned>(
         &self,
         response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<T, CliError> {
-        let mut response = response.map_err(|e| CliError::Unreachable(format!("{}: {e}", self.base)))?;
+        let mut response = response.map_err(|e| self.transport_error(e))?;
         let status = response.status();
         let text = response
             .body_mut()
@@ -162,9 +182,29 @@ pub fn print_json(value: &impl Serialize) -> Result<(), CliError> {
     Ok(())
 }
 
-/// A time in ms since the epoch as RFC 3339 (UTC, seconds).
+/// One URL path segment, percent-encoded, so an argument can never change
+/// which route is called.
+pub fn seg(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, SEGMENT).to_string()
+}
+
+/// Everything but unreserved characters (RFC 3986) is encoded.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The latest time shown or accepted: the end of year 9999 (RFC 3339's range).
+const MAX_TIME_MS: i64 = 253_402_300_799_999;
+
+/// A time in ms since the epoch as RFC 3339 (UTC, seconds); out-of-range
+/// values are shown as raw milliseconds.
 pub fn show_time(ms: i64) -> String {
-    let time = std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
+    if !(0..=MAX_TIME_MS).contains(&ms) {
+        return format!("{ms} ms since the epoch");
+    }
+    let time = std::time::UNIX_EPOCH + Duration::from_millis(ms as u64);
     humantime::format_rfc3339_seconds(time).to_string()
 }
 
@@ -174,6 +214,9 @@ pub fn parse_time(text: &str) -> Result<i64, CliError> {
         return Ok(tongban_store::now_ms());
     }
     if let Ok(ms) = text.parse::<i64>() {
+        if !(0..=MAX_TIME_MS).contains(&ms) {
+            return Err(CliError::usage(format!("`{text}` ms is outside 1970 to 9999")));
+        }
         return Ok(ms);
     }
     let time = humantime::parse_rfc3339_weak(text).map_err(|e| {

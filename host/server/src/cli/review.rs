@@ -10,7 +10,7 @@ use serde_json::json;
 use tongban_registry::diff::{CapabilityChange, ChangeKind};
 use tongban_registry::market::review::{QueueEntry, Submission};
 
-use super::remote::{ApiClient, RemoteArgs, print_json, show_time};
+use super::remote::{ApiClient, RemoteArgs, print_json, seg, show_time};
 use crate::error::CliError;
 
 #[derive(Debug, Subcommand)]
@@ -115,8 +115,8 @@ pub fn run(command: ReviewCommand) -> Result<ExitCode, CliError> {
             }
         }
         ReviewCommand::Show(args) => {
-            let submission: Submission =
-                ApiClient::new(&args.remote)?.get(&format!("/reviews/{}/{}", args.app, args.version), &[])?;
+            let submission: Submission = ApiClient::new(&args.remote)?
+                .get(&format!("/reviews/{}/{}", seg(&args.app), seg(&args.version)), &[])?;
             if args.json {
                 print_json(&submission)?;
             } else {
@@ -125,7 +125,7 @@ pub fn run(command: ReviewCommand) -> Result<ExitCode, CliError> {
         }
         ReviewCommand::Approve(args) => {
             let outcome: Outcome = ApiClient::new(&args.remote)?.post_json(
-                &format!("/reviews/{}/{}/decision", args.app, args.version),
+                &format!("/reviews/{}/{}/decision", seg(&args.app), seg(&args.version)),
                 &json!({"decision": "approve", "acknowledged": args.acknowledged}),
             )?;
             println!("已批准 / approved: {}", outcome.summary);
@@ -138,7 +138,7 @@ pub fn run(command: ReviewCommand) -> Result<ExitCode, CliError> {
 
 fn decide(args: ReasonArgs, decision: &str, label: &str) -> Result<(), CliError> {
     let outcome: Outcome = ApiClient::new(&args.remote)?.post_json(
-        &format!("/reviews/{}/{}/decision", args.app, args.version),
+        &format!("/reviews/{}/{}/decision", seg(&args.app), seg(&args.version)),
         &json!({"decision": decision, "reason": args.reason}),
     )?;
     println!("{label}: {}", outcome.summary);

@@ -1,4 +1,4 @@
--- A trigram index for catalog search (`search_text ILIKE '%text%'`), which
+-- A trigram index for catalog search (`search_text LIKE '%text%'`), which
 -- otherwise scans every app. pg_trgm ships with PostgreSQL's contrib package;
 -- where it is missing or may not be created, search still works, by a scan.
 DO $$
