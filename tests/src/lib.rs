@@ -66,6 +66,22 @@ pub fn plugin(name: &str) -> Package {
     package(&repo_root().join("plugins").join(name), &wasm)
 }
 
+/// The first app (`plugins/sole-proprietor`) at `version`, unsigned, with an
+/// extra manifest line under `[capabilities]` when given: the releases the
+/// marketplace tests publish.
+pub fn sole_proprietor_at(version: &str, extra_capability: Option<&str>) -> Package {
+    let mut package = plugin("sole-proprietor");
+    package.manifest_text = package
+        .manifest_text
+        .replace("version = \"1.0.0\"", &format!("version = \"{version}\""));
+    if let Some(line) = extra_capability {
+        package.manifest_text = package
+            .manifest_text
+            .replace("[capabilities]\n", &format!("[capabilities]\n{line}\n"));
+    }
+    package
+}
+
 fn package(dir: &Path, wasm: &Path) -> Package {
     let component = std::fs::read(wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
     Package::from_app_dir(dir, component).unwrap_or_else(|e| panic!("packaging {}: {e}", dir.display()))

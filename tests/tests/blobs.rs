@@ -16,6 +16,10 @@ async fn s3_blobs_round_trip_and_refuse_a_tampered_object() {
         return;
     };
     let blobs = BlobStore::open_url(&s3.url("site-a"), s3.settings()).unwrap();
+    blobs.probe().await.unwrap();
+    let no_bucket = BlobStore::open_url("s3://no-such-bucket/x", s3.settings()).unwrap();
+    let err = no_bucket.probe().await.unwrap_err().to_string();
+    assert!(err.contains("does not answer"), "{err}");
     let bytes = b"a package, content-addressed".to_vec();
     let digest = blobs.put(&bytes).await.unwrap();
     assert_eq!(digest.len(), 64);

@@ -105,15 +105,7 @@ async fn seed(market: &Marketplace) -> SigningKey {
 /// The first app's package with a changed version and optional extra manifest
 /// lines, signed with `key`.
 pub fn sole_proprietor(version: &str, extra_capability: Option<&str>, key: Option<&SigningKey>) -> Vec<u8> {
-    let mut package: Package = tongban_tests::plugin("sole-proprietor");
-    package.manifest_text = package
-        .manifest_text
-        .replace("version = \"1.0.0\"", &format!("version = \"{version}\""));
-    if let Some(line) = extra_capability {
-        package.manifest_text = package
-            .manifest_text
-            .replace("[capabilities]\n", &format!("[capabilities]\n{line}\n"));
-    }
+    let mut package = tongban_tests::sole_proprietor_at(version, extra_capability);
     if let Some(key) = key {
         package.sign(key);
     }
@@ -503,5 +495,67 @@ async fn accounts_tokens_and_bad_org_codes() {
         let token = accounts::issue_token(db, &admin(), "pub-hz", "cli").await.unwrap();
         assert_eq!(accounts::authenticate(db, &token).await.unwrap().unwrap(), publisher());
         assert!(accounts::authenticate(db, "tb_wrong").await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn catalog_search_is_literal_case_insensitive_and_paged() {
+    for f in fixtures("catalog").await {
+        let m = &f.market;
+        // Catalog rows as publish writes them (search text lower-cased).
+        for (id, zh, en) in [
+            ("cn.gov.hz.amr.rate", "100%网办", "Fully Online"),
+            ("cn.gov.hz.amr.tax_return", "个税汇算", "Tax_Return"),
+            ("cn.gov.hz.amr.taxireturn", "出租车", "Taxi Return"),
+            ("cn.gov.hz.amr.draft", "草稿", "Draft Only"),
+        ] {
+            let latest = if id.ends_with("draft") { None } else { Some("1.0.0") };
+            sqlx::query(
+                "INSERT INTO apps (id, org_code, name_zh, name_en, search_text, latest_version, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, 0)",
+            )
+            .bind(id)
+            .bind(BUREAU)
+            .bind(zh)
+            .bind(en)
+            .bind(format!("{id} {zh} {en}").to_lowercase())
+            .bind(latest)
+            .execute(m.db().pool())
+            .await
+            .unwrap();
+        }
+        let ids = |entries: Vec<tongban_registry::market::catalog::CatalogEntry>| -> Vec<String> {
+            entries.into_iter().map(|e| e.id).collect()
+        };
+        // `%` and `_` are matched literally, not as wildcards.
+        assert_eq!(
+            ids(m.catalog(Some("%"), 1, 20).await.unwrap()),
+            ["cn.gov.hz.amr.rate"],
+            "{}",
+            f.backend
+        );
+        assert_eq!(
+            ids(m.catalog(Some("x_r"), 1, 20).await.unwrap()),
+            ["cn.gov.hz.amr.tax_return"]
+        );
+        // Case does not matter; blank search text lists everything approved.
+        assert_eq!(
+            ids(m.catalog(Some("FULLY"), 1, 20).await.unwrap()),
+            ["cn.gov.hz.amr.rate"]
+        );
+        assert_eq!(m.catalog(Some("   "), 1, 20).await.unwrap().len(), 3);
+        assert_eq!(
+            m.catalog(None, 1, 20).await.unwrap().len(),
+            3,
+            "unapproved apps are not listed"
+        );
+        // Pages are ordered by id and do not overlap.
+        let first = ids(m.catalog(None, 1, 2).await.unwrap());
+        let second = ids(m.catalog(None, 2, 2).await.unwrap());
+        assert_eq!(first, ["cn.gov.hz.amr.rate", "cn.gov.hz.amr.tax_return"]);
+        assert_eq!(second, ["cn.gov.hz.amr.taxireturn"]);
+        assert!(m.catalog(None, 3, 2).await.unwrap().is_empty());
+        let err = m.catalog(None, 0, 20).await.unwrap_err();
+        assert_eq!(err.code(), "invalid_input", "{err}");
     }
 }

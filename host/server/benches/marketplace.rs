@@ -240,10 +240,7 @@ fn approval_to_serving(client: &Client, node_a: &str, node_b: &str, t: &Tokens, 
     let mut timings = Vec::new();
     for i in 0..n {
         let version = format!("1.0.{i}");
-        let mut package = tongban_tests::plugin("sole-proprietor");
-        package.manifest_text = package
-            .manifest_text
-            .replace("version = \"1.0.0\"", &format!("version = \"{version}\""));
+        let mut package = tongban_tests::sole_proprietor_at(&version, None);
         package.sign(&t.key);
         let receipt = client.post_bytes(node_a, "/apps", package.to_bytes(), &t.publisher);
         let acknowledged: Vec<Value> = receipt["diff"]

@@ -255,3 +255,45 @@ fn a_new_skeleton_tests_builds_and_checks() {
     assert_eq!(again.status.code(), Some(64));
     assert!(text(&again).contains("already exists"), "{}", text(&again));
 }
+
+#[test]
+fn cert_verify_accepts_a_sealed_copy_and_refuses_one_changed_byte() {
+    use tongban_services::certificates::SealKey;
+    let dir = tempfile::tempdir().unwrap();
+    let key = SealKey::generate();
+    let sealed = key.seal(&serde_json::json!({
+        "id": "BUSINESS-LICENCE.113301000024891238.00000042.01K",
+        "holder": "张三",
+        "purpose": "银行开户 / opening a bank account",
+    }));
+    let file = dir.path().join("copy.json");
+    std::fs::write(&file, sealed.to_json_pretty()).unwrap();
+    let public_key = key.public_key_hex();
+    let args = ["cert", "verify", file.to_str().unwrap(), "--public-key", &public_key];
+    let output = tongban(&args, dir.path());
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains("seal valid: BUSINESS-LICENCE"),
+        "{}",
+        text(&output)
+    );
+
+    // One byte of the copy changed: 张三 becomes 张丁 (the last UTF-8 byte differs).
+    let mut bytes = std::fs::read(&file).unwrap();
+    let at = bytes.windows(6).position(|w| w == "张三".as_bytes()).unwrap() + 5;
+    bytes[at] = "丁".as_bytes()[2];
+    std::fs::write(&file, &bytes).unwrap();
+    let output = tongban(&args, dir.path());
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("changed after sealing"), "{}", text(&output));
+
+    // Another platform's key does not vouch for this copy.
+    std::fs::write(&file, sealed.to_json_pretty()).unwrap();
+    let stranger = SealKey::generate().public_key_hex();
+    let output = tongban(
+        &["cert", "verify", file.to_str().unwrap(), "--public-key", &stranger],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("does not verify"), "{}", text(&output));
+}

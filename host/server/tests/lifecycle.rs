@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use tongban_registry::Package;
-use tongban_tests::{S3Sandbox, ServerProcess};
+use tongban_tests::{S3Sandbox, ServerProcess, sole_proprietor_at};
 
 const BUREAU: &str = "113301000024891238"; // 杭州市市场监督管理局 (publisher)
 const REVIEW_ORG: &str = "11330106002489555Y"; // 杭州市西湖区数据资源局 (reviewers)
@@ -194,21 +194,6 @@ fn text(output: &Output) -> String {
     )
 }
 
-/// The first app at `version`, unsigned; with an extra manifest line under
-/// `[capabilities]` when given.
-fn first_app(version: &str, extra_capability: Option<&str>) -> Package {
-    let mut package: Package = tongban_tests::plugin("sole-proprietor");
-    package.manifest_text = package
-        .manifest_text
-        .replace("version = \"1.0.0\"", &format!("version = \"{version}\""));
-    if let Some(line) = extra_capability {
-        package.manifest_text = package
-            .manifest_text
-            .replace("[capabilities]\n", &format!("[capabilities]\n{line}\n"));
-    }
-    package
-}
-
 /// Write a package to `dir/NAME.tbpkg` and return the path.
 fn write_package(dir: &Path, name: &str, package: &Package) -> String {
     let path = dir.join(format!("{name}.tbpkg"));
@@ -220,7 +205,7 @@ fn package_file(dir: &Path, version: &str, extra_capability: Option<&str>) -> St
     write_package(
         dir,
         &format!("sole-proprietor-{version}"),
-        &first_app(version, extra_capability),
+        &sole_proprietor_at(version, extra_capability),
     )
 }
 
@@ -550,7 +535,7 @@ fn lifecycle(store: &Store, root: &Path) {
 /// that names the problem, and none leaves anything behind.
 fn bad_packages_are_refused(cli: &Cli, publisher: &str, key: &Path, work: &Path) {
     let key = key.to_str().unwrap();
-    let mut malformed = first_app("1.0.0", None);
+    let mut malformed = sole_proprietor_at("1.0.0", None);
     malformed.manifest_text = malformed
         .manifest_text
         .replace("kind = \"service-app\"", "kind = \"toaster\"");
@@ -558,7 +543,7 @@ fn bad_packages_are_refused(cli: &Cli, publisher: &str, key: &Path, work: &Path)
     let refused = cli.refused(Some(publisher), &["app", "publish", &malformed, "--key", key]);
     assert!(refused.contains("422") && refused.contains("toaster"), "{refused}");
 
-    let mut outside = first_app("1.0.0", None);
+    let mut outside = sole_proprietor_at("1.0.0", None);
     outside.manifest_text = outside
         .manifest_text
         .replace("cn.gov.hz.amr.sole-proprietor", "cn.gov.sh.amr.sole-proprietor");
@@ -567,7 +552,7 @@ fn bad_packages_are_refused(cli: &Cli, publisher: &str, key: &Path, work: &Path)
     assert!(refused.contains("outside every namespace"), "{refused}");
 
     // Incompressible padding, so the gzipped package really is over 2 MiB.
-    let mut padded = first_app("1.0.0", None);
+    let mut padded = sole_proprietor_at("1.0.0", None);
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     for part in 0..3 {
         let noise: Vec<u8> = (0..900 * 1024)

@@ -107,6 +107,17 @@ impl BlobStore {
         ObjectPath::from(format!("sha256/{digest}"))
     }
 
+    /// Check that the store answers (a bucket that exists, credentials that
+    /// work), so a misconfiguration shows at start-up, not at the first
+    /// publish.
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        self.inner
+            .list_with_delimiter(Some(&ObjectPath::from("sha256")))
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::Blob(format!("the blob store does not answer: {e}")))
+    }
+
     /// Store bytes; returns their digest. Storing the same bytes twice is a no-op.
     pub async fn put(&self, bytes: &[u8]) -> Result<String, StoreError> {
         let digest = hex::encode(Sha256::digest(bytes));

@@ -9,6 +9,7 @@ mod app_publish;
 mod app_run;
 mod app_sign;
 mod audit_verify;
+mod cert_verify;
 mod key;
 mod org;
 mod release;
@@ -56,12 +57,21 @@ enum Command {
     /// Check the hash-chained audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// E-certificates: verify an exported copy offline.
+    #[command(subcommand)]
+    Cert(CertCommand),
 }
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Walk the chain and name the first broken entry.
     Verify(audit_verify::VerifyArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum CertCommand {
+    /// Check an exported copy's SM3 digest and SM2 seal, offline.
+    Verify(cert_verify::VerifyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,6 +121,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Review(command) => review::run(command),
         Command::Release(command) => release::run(command),
         Command::Audit(AuditCommand::Verify(args)) => audit_verify::run(args),
+        Command::Cert(CertCommand::Verify(args)) => cert_verify::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Admin(command) => admin::run(command),
     }

@@ -55,6 +55,7 @@ pub async fn open_state(store: &StoreArgs, max_upload_bytes: usize) -> Result<Ap
         .map_err(|e| CliError::Platform(format!("cannot open the database: {e}")))?;
     let blobs = BlobStore::open_configured(store.blob_url.as_deref(), &store.data_dir.join("blobs"))
         .map_err(|e| CliError::Platform(e.to_string()))?;
+    blobs.probe().await.map_err(|e| CliError::Platform(e.to_string()))?;
     let market = Marketplace::open(db.clone(), blobs)
         .await
         .map_err(|e| CliError::Platform(e.to_string()))?;
