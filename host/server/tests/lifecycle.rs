@@ -209,6 +209,20 @@ fn package_file(dir: &Path, version: &str, extra_capability: Option<&str>) -> St
     )
 }
 
+/// `release rollout APP VERSION --region REGION --percent PERCENT`.
+fn rollout<'a>(version: &'a str, percent: &'a str) -> [&'a str; 8] {
+    [
+        "release",
+        "rollout",
+        APP,
+        version,
+        "--region",
+        REGION,
+        "--percent",
+        percent,
+    ]
+}
+
 /// The `--ack` flags for every change `review show` marks as needing one.
 fn acks_from_show(shown: &str) -> Vec<String> {
     shown
@@ -392,19 +406,7 @@ fn lifecycle(store: &Store, root: &Path) {
     cli.served_soon(&reviewer, "tester-1", Some("1.0.0"));
     cli.served_soon(&reviewer, "citizen-9", None);
     cli_b.served_soon(&reviewer, "tester-1", Some("1.0.0"));
-    cli.ok(
-        Some(&region_admin),
-        &[
-            "release",
-            "rollout",
-            APP,
-            "1.0.0",
-            "--region",
-            REGION,
-            "--percent",
-            "100",
-        ],
-    );
+    cli.ok(Some(&region_admin), &rollout("1.0.0", "100"));
     cli.served_soon(&reviewer, "citizen-9", Some("1.0.0"));
     cli_b.served_soon(&reviewer, "citizen-9", Some("1.0.0"));
 
@@ -420,19 +422,7 @@ fn lifecycle(store: &Store, root: &Path) {
     approve(&cli, &reviewer, "1.1.0");
 
     // Staged rollout at 50%: some subjects get 1.1.0, the rest keep 1.0.0.
-    cli.ok(
-        Some(&region_admin),
-        &[
-            "release",
-            "rollout",
-            APP,
-            "1.1.0",
-            "--region",
-            REGION,
-            "--percent",
-            "50",
-        ],
-    );
+    cli.ok(Some(&region_admin), &rollout("1.1.0", "50"));
     let subjects: Vec<String> = (0..24).map(|i| format!("citizen-{i}")).collect();
     let new_subject = subjects
         .iter()
@@ -444,19 +434,7 @@ fn lifecycle(store: &Store, root: &Path) {
             .iter()
             .any(|s| cli.which(&reviewer, s).as_deref() == Some("1.0.0"))
     );
-    let lower = cli.refused(
-        Some(&region_admin),
-        &[
-            "release",
-            "rollout",
-            APP,
-            "1.1.0",
-            "--region",
-            REGION,
-            "--percent",
-            "30",
-        ],
-    );
+    let lower = cli.refused(Some(&region_admin), &rollout("1.1.0", "30"));
     assert!(lower.contains("only rises") || lower.contains("rise"), "{lower}");
     let status = cli.ok(Some(&region_admin), &["release", "status", APP, "--region", REGION]);
     assert!(status.contains("1.1.0") && status.contains("50%"), "{status}");
@@ -481,19 +459,7 @@ fn lifecycle(store: &Store, root: &Path) {
 
     // Yank: no new rollouts of 1.1.0.
     cli.ok(Some(&region_admin), &["release", "yank", APP, "1.1.0"]);
-    let after_yank = cli.refused(
-        Some(&region_admin),
-        &[
-            "release",
-            "rollout",
-            APP,
-            "1.1.0",
-            "--region",
-            REGION,
-            "--percent",
-            "100",
-        ],
-    );
+    let after_yank = cli.refused(Some(&region_admin), &rollout("1.1.0", "100"));
     assert!(after_yank.contains("409"), "{after_yank}");
 
     // Revoke 1.0.0 (security officer only): it stops serving everywhere.
@@ -502,19 +468,7 @@ fn lifecycle(store: &Store, root: &Path) {
     cli.ok(Some(&security), &["release", "revoke", APP, "1.0.0"]);
     cli.served_soon(&reviewer, "citizen-9", None);
     cli_b.served_soon(&reviewer, "citizen-9", None);
-    let illegal = cli.refused(
-        Some(&region_admin),
-        &[
-            "release",
-            "rollout",
-            APP,
-            "1.0.0",
-            "--region",
-            REGION,
-            "--percent",
-            "100",
-        ],
-    );
+    let illegal = cli.refused(Some(&region_admin), &rollout("1.0.0", "100"));
     assert!(illegal.contains("409") && illegal.contains("revoked"), "{illegal}");
 
     // The audit chain verifies, then catches a row edited in the database.
