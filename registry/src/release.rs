@@ -26,6 +26,15 @@ pub enum Role {
     SecurityOfficer,
     PlatformAdmin,
     System,
+    /// A person served by the platform; acts only on their own cases.
+    Citizen,
+    /// A window clerk (窗口人员) of an org: intake, and applying for a citizen
+    /// at the counter (代办).
+    WindowClerk,
+    /// A handler (审批人员) of an org: decides the cases the org handles.
+    Handler,
+    /// An auditor: reads the audit chain and provenance records.
+    Auditor,
 }
 
 /// Where a version stands in review.

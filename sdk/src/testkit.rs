@@ -239,8 +239,9 @@ impl TestHost {
         self
     }
 
-    /// The subject consented to this scope: an attribute name, or
-    /// `certificate:TYPE` for a certificate type.
+    /// The subject consented to this scope, spelt as on the host:
+    /// `identity.attributes/NAME` for an attribute, `certificates/TYPE` for a
+    /// certificate type.
     pub fn with_consent(mut self, scope: &str) -> TestHost {
         self.consented.insert(scope.into());
         self
@@ -304,8 +305,9 @@ impl TestHost {
                 if !declared.contains(*name) {
                     return Err(Error::NotGranted(format!("identity attribute `{name}`")));
                 }
-                if !self.consented.contains(*name) {
-                    return Err(Error::ConsentRequired((*name).into()));
+                let scope = format!("identity.attributes/{name}");
+                if !self.consented.contains(&scope) {
+                    return Err(Error::ConsentRequired(scope));
                 }
                 let value = self
                     .attributes
@@ -377,8 +379,9 @@ impl TestHost {
             if !readable.contains(*code) {
                 return Err(Error::NotGranted(format!("reading certificates of type `{code}`")));
             }
-            if !self.consented.contains(&format!("certificate:{code}")) {
-                return Err(Error::ConsentRequired(format!("certificate:{code}")));
+            let scope = format!("certificates/{code}");
+            if !self.consented.contains(&scope) {
+                return Err(Error::ConsentRequired(scope));
             }
         }
         Ok(self

@@ -490,6 +490,7 @@ async fn accounts_tokens_and_bad_org_codes() {
             role: Role::Publisher,
             org: Some(BUREAU.into()),
             region: None,
+            subject: None,
         };
         accounts::create_user(db, &Actor::system(), &user).await.unwrap();
         let token = accounts::issue_token(db, &admin(), "pub-hz", "cli").await.unwrap();

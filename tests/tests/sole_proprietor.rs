@@ -1,7 +1,7 @@
 //! The first real app, 个体工商户设立登记, in the real runtime.
 
 use serde_json::json;
-use tongban_runtime::{CaseEvent, Hook, HookResult, Outcome};
+use tongban_runtime::{CaseEvent, Hook, HookResult};
 use tongban_tests::plugin;
 
 use crate::support::{env, runtime, submit, validate};
@@ -42,24 +42,25 @@ async fn validate_reports_field_errors_and_accepts_a_good_form() {
 }
 
 #[tokio::test]
-async fn submit_queues_and_approval_asks_for_the_licence() {
+async fn submit_needs_a_signed_in_subject_and_says_so() {
+    // The app reads the operator's identity from the platform (免提交); a call
+    // that serves nobody gets `not-found` from the identity capability, and
+    // the app passes it on as its error value instead of trapping. The whole
+    // path with a real subject, consent, fee and licence is in
+    // `host/server/tests/first_app.rs`.
     let rt = runtime().await;
     let app = rt.runtime.load(&plugin("sole-proprietor")).unwrap();
-    let queued = rt
+    let refused = rt
         .runtime
         .call(&app, &env("330106"), submit("C-9", &good_form().to_string()))
         .await;
-    assert_eq!(queued.result.unwrap(), HookResult::Submit(Ok(Outcome::Queued)));
-    assert!(
-        queued
-            .report
-            .log
-            .iter()
-            .any(|l| l.message.contains("杭州市西湖区西湖小厨餐饮店"))
-    );
+    let HookResult::Submit(Err(error)) = refused.result.unwrap() else {
+        panic!("expected the submission to be refused")
+    };
+    assert_eq!(error.kind, "not-found");
+    assert!(error.detail.contains("no signed-in subject"), "{}", error.detail);
 
-    // Issuing certificates arrives with the capabilities release; until then
-    // the app receives `unavailable` and reports it as its error value.
+    // An approval for a case it never stored is the app's own clear error.
     let approved = rt
         .runtime
         .call(
@@ -72,7 +73,8 @@ async fn submit_queues_and_approval_asks_for_the_licence() {
         )
         .await;
     let HookResult::OnEvent(Err(error)) = approved.result.unwrap() else {
-        panic!("expected the certificates capability to be unavailable")
+        panic!("expected the approval to be refused")
     };
-    assert_eq!(error.kind, "unavailable");
+    assert_eq!(error.kind, "not-found");
+    assert!(error.detail.contains("C-9"), "{}", error.detail);
 }

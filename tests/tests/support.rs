@@ -28,6 +28,8 @@ pub fn env(region: &str) -> CallEnv {
         },
         item: "TEST".into(),
         region: region.into(),
+        subject: None,
+        case: None,
     }
 }
 

@@ -37,6 +37,8 @@ fn env() -> CallEnv {
         },
         item: "330100-XK-00012-001".into(),
         region: "330106".into(),
+        subject: None,
+        case: None,
     }
 }
 

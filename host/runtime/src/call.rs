@@ -70,11 +70,22 @@ pub struct Session {
 /// Everything a call needs to know about its situation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallEnv {
+    /// The session as the app sees it; `session.subject` is the pairwise
+    /// handle of `subject` for this app.
     pub session: Session,
     /// The item code the call is about.
     pub item: String,
     /// The region served, as a 6-digit GB/T 2260 code.
     pub region: String,
+    /// The platform subject served. It stays on the host side: capabilities
+    /// use it to find consents, attributes and certificates. None for a call
+    /// that serves nobody (a local `tongban app run`), where every
+    /// personal-data capability answers `not-found`.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// The case the call is about, if any (recorded with provenance).
+    #[serde(default)]
+    pub case: Option<String>,
 }
 
 /// A problem with one form field, as the app reported it.
@@ -183,7 +194,7 @@ pub(crate) async fn call(runtime: &Runtime, app: &LoadedApp, env: &CallEnv, hook
         random: WasiRandomCtx::default(),
         limiter: MemoryLimiter::new(limits.memory_mib()),
         budget: HostCallBudget::default(),
-        caps: CapabilityCtxs::prepare(&app.manifest, env, &runtime.services),
+        caps: CapabilityCtxs::prepare(app, env, &runtime.services),
     };
     let mut store = Store::new(&runtime.engine, state);
     store.limiter(|s| &mut s.limiter);

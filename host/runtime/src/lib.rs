@@ -70,10 +70,26 @@ impl Runtime {
         Ok(Runtime {
             engine,
             cache,
-            services: HostServices { db },
+            services: HostServices {
+                services: tongban_services::Services::new(db.clone()),
+                db,
+            },
             settings: settings.engine,
             _ticker: ticker,
         })
+    }
+
+    /// Start a runtime whose capabilities use these shared services (the
+    /// server's configured ones, with its calendar and SMTP settings).
+    pub fn with_services(settings: RuntimeSettings, services: tongban_services::Services) -> anyhow::Result<Runtime> {
+        let mut runtime = Runtime::new(settings, services.db().clone())?;
+        runtime.services.services = services;
+        Ok(runtime)
+    }
+
+    /// The shared services the capabilities use.
+    pub fn services(&self) -> &tongban_services::Services {
+        &self.services.services
     }
 
     /// Load a package: check its imports against its grant, compile it (or

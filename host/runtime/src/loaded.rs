@@ -26,6 +26,10 @@ pub struct LoadReport {
 /// One app version, ready to serve calls.
 pub struct LoadedApp {
     pub manifest: Manifest,
+    /// The form schema of each item, by item code.
+    pub forms: std::sync::Arc<std::collections::BTreeMap<String, serde_json::Value>>,
+    /// The notification templates the manifest declares, name to text.
+    pub templates: std::sync::Arc<std::collections::BTreeMap<String, String>>,
     pub digest: String,
     pub(crate) pre: ServiceAppPre<CallState>,
     pub report: LoadReport,
@@ -72,7 +76,31 @@ pub(crate) fn load(runtime: &Runtime, package: &Package) -> Result<LoadedApp, Lo
         .instantiate_pre(&component)
         .map_err(|e| LoadError::Link(format!("{e:#}")))?;
     let pre = ServiceAppPre::new(instance_pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+    let mut templates = std::collections::BTreeMap::new();
+    if let Some(notify) = &manifest.capabilities.notify {
+        for (name, path) in &notify.templates {
+            let text = package
+                .file(path)
+                .ok_or_else(|| LoadError::Manifest(format!("template `{name}` ({path}) is not in the package")))?;
+            let text = String::from_utf8(text.to_vec())
+                .map_err(|_| LoadError::Manifest(format!("template `{name}` ({path}) is not UTF-8")))?;
+            templates.insert(name.clone(), text);
+        }
+    }
+    // Publishing checks that every form is in the package; a local test
+    // package may leave them out, and then the host checks no schema.
+    let mut forms = std::collections::BTreeMap::new();
+    for item in &manifest.items {
+        let Some(text) = package.file(&item.form) else {
+            continue;
+        };
+        let schema = serde_json::from_slice(text)
+            .map_err(|e| LoadError::Manifest(format!("form {} of item {} is not JSON: {e}", item.form, item.code)))?;
+        forms.insert(item.code.clone(), schema);
+    }
     Ok(LoadedApp {
+        forms: std::sync::Arc::new(forms),
+        templates: std::sync::Arc::new(templates),
         manifest,
         digest,
         pre,

@@ -161,6 +161,7 @@ async fn seed(data_dir: &Path, url: Option<&str>, sizes: &Sizes) -> Tokens {
             role,
             org: Some(org.into()),
             region: region.map(Into::into),
+            subject: None,
         };
         accounts::create_user(&db, &Actor::system(), &user).await.unwrap();
         accounts::issue_token(&db, &Actor::system(), id, "bench").await.unwrap()

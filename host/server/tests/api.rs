@@ -41,6 +41,7 @@ impl Api {
             role,
             org: org.map(Into::into),
             region: region.map(Into::into),
+            subject: None,
         };
         accounts::create_user(db, &Actor::system(), &user).await.unwrap();
         accounts::issue_token(db, &Actor::system(), id, "test").await.unwrap()

@@ -33,8 +33,12 @@ pub struct Consent {
     pub app: String,
     /// What may be read, e.g. `identity.attributes/name`, `certificates/ID-CARD`.
     pub scopes: BTreeSet<String>,
-    /// The purpose the citizen was shown and agreed to.
+    /// The purpose's code: the item code (实施编码) of the service the data
+    /// is read for. A read for another purpose is not covered.
     pub purpose: String,
+    /// The sentence the citizen was shown and agreed to.
+    #[serde(default)]
+    pub purpose_text: String,
     pub state: ConsentState,
     pub requested_at: i64,
     pub granted_at: Option<i64>,
@@ -81,6 +85,7 @@ impl Consent {
             app: app.into(),
             scopes,
             purpose: purpose.into(),
+            purpose_text: String::new(),
             state: ConsentState::Requested,
             requested_at: now,
             granted_at: None,

@@ -3,17 +3,51 @@
 //! - `validate` makes the checks a registration clerk makes: the operator's ID
 //!   number (GB 11643 check character), the trade name (字号: length, script,
 //!   forbidden words), premises inside the serving region, and a business scope.
-//! - `submit` queues the case for the accepting org as a commitment item (承诺件)
-//!   and keeps what the licence will need in app storage.
-//! - `on-event` issues the electronic business licence when the case is approved.
+//! - `submit` takes the operator's identity from the platform instead of an
+//!   uploaded scan (免提交): the verified name and masked ID number, under the
+//!   citizen's consent, must match the form, and a valid resident ID card
+//!   certificate must be on record. It asks for the licence fee, queues the
+//!   case for the accepting org as a commitment item (承诺件), and keeps what
+//!   the licence will need in app storage.
+//! - `on-event` tells the applicant when the case is accepted, and issues the
+//!   electronic business licence when it is approved.
 
 pub mod rules;
 
 use serde::{Deserialize, Serialize};
-use tongban_sdk::{App, Context, Error, Event, FieldError, Outcome, certificates, identity, log, storage};
+use tongban_sdk::{
+    App, CertificateStatus, Context, Error, Event, FieldError, Outcome, Purpose, certificates, identity, log, notify,
+    payments, storage,
+};
 
 /// The certificate type this app issues.
 pub const LICENCE_TYPE: &str = "BUSINESS-LICENCE";
+/// The certificate that proves the operator's identity.
+pub const ID_CARD_TYPE: &str = "ID-CARD";
+/// The fee for the paper copy of the licence, in fen (¥10.00).
+pub const LICENCE_FEE_FEN: u64 = 1000;
+
+/// Why the app reads the operator's identity: the item being applied for.
+pub fn purpose(ctx: &Context) -> Purpose {
+    Purpose::new(
+        ctx.item.clone(),
+        "个体工商户设立登记：核验经营者身份 / sole proprietorship registration: verify the operator's identity",
+    )
+}
+
+/// An ID number as the platform releases it: the first four and last four
+/// characters, the rest starred.
+pub fn masked(id_number: &str) -> String {
+    let chars: Vec<char> = id_number.trim().chars().collect();
+    if chars.len() != 18 {
+        return String::new();
+    }
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| if i < 4 || i >= 14 { c.to_ascii_uppercase() } else { '*' })
+        .collect()
+}
 
 /// The application form; mirrors `forms/apply.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,6 +80,9 @@ pub struct Business {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingLicence {
     pub applicant: String,
+    pub trade_name: String,
+    /// The resident ID card certificate that proved the operator's identity.
+    pub id_card: String,
     pub registered_name: String,
     pub operator_name: String,
     pub address: String,
@@ -85,8 +122,43 @@ impl App for SoleProprietor {
 
     fn submit(ctx: &Context, case: &str, form: Application) -> Result<Outcome, Error> {
         let session = identity::current()?;
+        let why = purpose(ctx);
+        let attributes = identity::attributes(&["name", "id-number-masked"], &why)?;
+        let value = |name: &str| {
+            attributes
+                .iter()
+                .find(|a| a.name == name)
+                .map(|a| a.value.clone())
+                .unwrap_or_default()
+        };
+        if value("name") != form.operator.name.trim() {
+            return Err(Error::Invalid(
+                "operator/name: 经营者姓名与实名信息不一致 / the operator's name differs from the verified identity"
+                    .into(),
+            ));
+        }
+        if value("id-number-masked") != masked(&form.operator.id_number) {
+            return Err(Error::Invalid(
+                "operator/id-number: 身份证号与实名信息不一致 / the ID number differs from the verified identity"
+                    .into(),
+            ));
+        }
+        let id_card = certificates::held(&[ID_CARD_TYPE], &why)?
+            .into_iter()
+            .find(|c| c.status == CertificateStatus::Valid)
+            .ok_or_else(|| {
+                Error::NotFound("没有有效的居民身份证电子证照 / no valid resident ID card on record".into())
+            })?;
+        payments::create(
+            case,
+            LICENCE_FEE_FEN,
+            "营业执照纸质副本工本费 / fee for the paper copy of the licence",
+            &format!("licence-fee/{case}"),
+        )?;
         let pending = PendingLicence {
             applicant: session.subject,
+            trade_name: form.business.trade_name.trim().to_owned(),
+            id_card: id_card.id,
             registered_name: registered_name(&ctx.region, &form.business),
             operator_name: form.operator.name.trim().to_owned(),
             address: form.business.address.trim().to_owned(),
@@ -109,6 +181,24 @@ impl App for SoleProprietor {
 
     fn on_event(_ctx: &Context, case: &str, event: Event) -> Result<(), Error> {
         match event {
+            Event::Accepted => {
+                let pending: PendingLicence = storage::get_json(&format!("case/{case}"))?
+                    .ok_or_else(|| Error::NotFound(format!("no submission stored for case {case}")))?;
+                let params = vec![
+                    ("trade-name".to_owned(), pending.trade_name.clone()),
+                    ("case".to_owned(), case.to_owned()),
+                ];
+                notify::send(&pending.applicant, "accepted", &params, Some(case))?;
+                Ok(())
+            }
+            Event::Paid(payment) => {
+                log::info(&format!("case {case}: fee paid ({payment})"));
+                Ok(())
+            }
+            Event::HandedOff(org) => {
+                log::info(&format!("case {case}: handed off to {org}"));
+                Ok(())
+            }
             Event::Approved(_) => {
                 let pending: PendingLicence = storage::get_json(&format!("case/{case}"))?
                     .ok_or_else(|| Error::NotFound(format!("no submission stored for case {case}")))?;
@@ -118,6 +208,7 @@ impl App for SoleProprietor {
                     ("组成形式".to_owned(), "个人经营".to_owned()),
                     ("经营场所".to_owned(), pending.address.clone()),
                     ("经营范围".to_owned(), pending.scope.clone()),
+                    ("身份核验".to_owned(), pending.id_card.clone()),
                     ("holder-name".to_owned(), pending.operator_name.clone()),
                 ];
                 let licence = certificates::issue(case, LICENCE_TYPE, None, &fields)?;
@@ -142,8 +233,38 @@ mod tests {
     use super::*;
     use serde_json::json;
     use tongban_sdk::testkit::{self, TestHost};
+    use tongban_sdk::{Certificate, CertificateStatus};
 
     const MANIFEST: &str = include_str!("../tongban.toml");
+
+    fn id_card() -> Certificate {
+        Certificate {
+            id: "ID-CARD.113301000024897113.00000001.01X".into(),
+            type_code: ID_CARD_TYPE.into(),
+            type_name: "居民身份证".into(),
+            issuer_code: "113301000024897113".into(),
+            issuer_name: "杭州市公安局".into(),
+            holder: "test-subject".into(),
+            holder_name: "张三".into(),
+            issued_at: 0,
+            valid_from: 0,
+            valid_until: None,
+            status: CertificateStatus::Valid,
+            fields: vec![],
+        }
+    }
+
+    /// A host where 张三 is signed in, with a verified identity and ID card,
+    /// and has consented to both reads.
+    fn consenting(manifest: &str) -> TestHost {
+        TestHost::from_manifest(manifest)
+            .with_attribute("name", "张三")
+            .with_attribute("id-number-masked", &masked("11010519491231002X"))
+            .with_consent("identity.attributes/name")
+            .with_consent("identity.attributes/id-number-masked")
+            .with_consent("certificates/ID-CARD")
+            .with_certificate(id_card())
+    }
 
     fn good_form() -> serde_json::Value {
         json!({
@@ -199,11 +320,25 @@ mod tests {
 
     #[test]
     fn submit_queues_and_approval_issues_the_licence() {
-        let host = TestHost::from_manifest(MANIFEST).install();
+        let host = consenting(MANIFEST).install();
         let ctx = testkit::context("330106");
         let outcome = testkit::submit::<SoleProprietor>(&ctx, "C-1", &good_form()).unwrap();
         assert_eq!(outcome, Outcome::Queued);
         assert!(host.storage().contains_key("case/C-1"));
+        let fees = host.payments();
+        assert_eq!(fees.len(), 1);
+        assert_eq!(fees[0].amount_fen, LICENCE_FEE_FEN);
+
+        testkit::on_event::<SoleProprietor>(&ctx, "C-1", Event::Accepted).unwrap();
+        let sent = host.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].template, "accepted");
+        assert_eq!(sent[0].to, "test-subject");
+        assert!(
+            sent[0]
+                .params
+                .contains(&("trade-name".to_owned(), "西湖小厨".to_owned()))
+        );
 
         testkit::on_event::<SoleProprietor>(&ctx, "C-1", Event::Approved("准予登记".into())).unwrap();
         let issued = host.issued();
@@ -212,6 +347,7 @@ mod tests {
         assert_eq!(issued[0].field("名称"), Some("杭州市西湖区西湖小厨餐饮店"));
         assert_eq!(issued[0].field("经营者"), Some("张三"));
         assert_eq!(issued[0].field("经营范围"), Some("餐饮服务；预包装食品销售"));
+        assert_eq!(issued[0].field("身份核验"), Some(id_card().id.as_str()));
         assert!(host.storage().is_empty(), "the pending licence is cleared once issued");
     }
 
@@ -227,7 +363,7 @@ mod tests {
     #[test]
     fn issuing_needs_the_grant() {
         let manifest = MANIFEST.replace("issue = [\"BUSINESS-LICENCE\"], ", "");
-        let _host = TestHost::from_manifest(&manifest).install();
+        let _host = consenting(&manifest).install();
         let ctx = testkit::context("330106");
         testkit::submit::<SoleProprietor>(&ctx, "C-2", &good_form()).unwrap();
         let err = testkit::on_event::<SoleProprietor>(&ctx, "C-2", Event::Approved(String::new())).unwrap_err();
@@ -235,5 +371,49 @@ mod tests {
             matches!(err, Error::NotGranted(ref m) if m.contains(LICENCE_TYPE)),
             "{err}"
         );
+    }
+
+    #[test]
+    fn without_consent_the_submission_is_refused_with_consent_required() {
+        let _host = TestHost::from_manifest(MANIFEST)
+            .with_attribute("name", "张三")
+            .with_certificate(id_card())
+            .install();
+        let err = testkit::submit::<SoleProprietor>(&testkit::context("330106"), "C-3", &good_form()).unwrap_err();
+        assert!(
+            matches!(err, Error::ConsentRequired(ref s) if s == "identity.attributes/name"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_name_that_differs_from_the_verified_identity_is_refused() {
+        let _host = consenting(MANIFEST).install();
+        let mut form = good_form();
+        form["operator"]["name"] = json!("李四");
+        let err = testkit::submit::<SoleProprietor>(&testkit::context("330106"), "C-4", &form).unwrap_err();
+        assert!(
+            matches!(err, Error::Invalid(ref m) if m.starts_with("operator/name")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn without_an_id_card_on_record_the_submission_is_refused() {
+        let _host = TestHost::from_manifest(MANIFEST)
+            .with_attribute("name", "张三")
+            .with_attribute("id-number-masked", &masked("11010519491231002X"))
+            .with_consent("identity.attributes/name")
+            .with_consent("identity.attributes/id-number-masked")
+            .with_consent("certificates/ID-CARD")
+            .install();
+        let err = testkit::submit::<SoleProprietor>(&testkit::context("330106"), "C-5", &good_form()).unwrap_err();
+        assert!(matches!(err, Error::NotFound(ref m) if m.contains("ID card")), "{err}");
+    }
+
+    #[test]
+    fn masking_keeps_four_and_four() {
+        assert_eq!(masked("11010519491231002x"), "1101**********002X");
+        assert_eq!(masked("123"), "");
     }
 }

@@ -19,6 +19,9 @@ pub struct User {
     pub role: Role,
     pub org: Option<String>,
     pub region: Option<String>,
+    /// A citizen's platform subject (the person they are).
+    #[serde(default)]
+    pub subject: Option<String>,
 }
 
 fn role_text(role: Role) -> String {
@@ -46,7 +49,18 @@ pub async fn create_user(db: &Database, actor: &Actor, user: &User) -> Result<()
             user.id
         )));
     }
-    let needs_org = matches!(user.role, Role::Publisher | Role::Reviewer | Role::RegionAdmin);
+    let needs_org = matches!(
+        user.role,
+        Role::Publisher | Role::Reviewer | Role::RegionAdmin | Role::WindowClerk | Role::Handler
+    );
+    if user.role == Role::Citizen && user.subject.is_none() {
+        return Err(MarketError::invalid(
+            "a citizen account is for one person: give --subject",
+        ));
+    }
+    if user.role != Role::Citizen && user.subject.is_some() {
+        return Err(MarketError::invalid("only a citizen account names a subject"));
+    }
     if needs_org && user.org.is_none() {
         return Err(MarketError::invalid(format!(
             "a {} belongs to an org: give --org",
@@ -77,7 +91,8 @@ pub async fn create_user(db: &Database, actor: &Actor, user: &User) -> Result<()
         return Err(MarketError::conflict(format!("user {} already exists", user.id)));
     }
     sqlx::query(
-        "INSERT INTO users (id, display_name, role, org_code, region, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO users (id, display_name, role, org_code, region, created_at, subject_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&user.id)
     .bind(&user.display_name)
@@ -85,11 +100,23 @@ pub async fn create_user(db: &Database, actor: &Actor, user: &User) -> Result<()
     .bind(&user.org)
     .bind(&user.region)
     .bind(now_ms())
+    .bind(&user.subject)
     .execute(&mut *tx)
     .await?;
     append(&mut tx, actor, "user.create", &user.id, "", &state_digest(user)).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The platform subject of a citizen account, if the user is one.
+pub async fn subject_of(db: &Database, user_id: &str) -> Result<Option<String>, MarketError> {
+    Ok(sqlx::query("SELECT subject_id FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(db.pool())
+        .await?
+        .map(|r| r.try_get::<Option<String>, _>(0))
+        .transpose()?
+        .flatten())
 }
 
 /// Issue an API token for a user; the token is returned once and only its

@@ -12,6 +12,12 @@ use crate::audit::{AuditEntry, AuditRecord, BrokenChain, chain, verify_chain};
 /// Begin a write transaction: touching the head row takes the write lock up
 /// front, so appends to the chain never interleave.
 pub(crate) async fn begin(db: &Database) -> Result<Transaction<'static, Any>, MarketError> {
+    Ok(begin_chained(db).await?)
+}
+
+/// [`begin`] for other crates' services (provenance, certificates, cases):
+/// a transaction that holds the chain's write lock.
+pub async fn begin_chained(db: &Database) -> Result<Transaction<'static, Any>, sqlx::Error> {
     let mut tx = db.pool().begin().await?;
     sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
         .execute(&mut *tx)
@@ -34,6 +40,20 @@ pub(crate) async fn append(
     before: &str,
     after: &str,
 ) -> Result<(), MarketError> {
+    append_entry(tx, &actor.user, action, subject, before, after).await?;
+    Ok(())
+}
+
+/// Append one entry inside `tx` (begun with [`begin_chained`]) for an actor
+/// named by text; returns the entry's sequence number.
+pub async fn append_entry(
+    tx: &mut Transaction<'static, Any>,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    before: &str,
+    after: &str,
+) -> Result<i64, sqlx::Error> {
     let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
         .fetch_one(&mut **tx)
         .await?;
@@ -43,7 +63,7 @@ pub(crate) async fn append(
         AuditRecord {
             seq: seq + 1,
             at: now_ms(),
-            actor: actor.user.clone(),
+            actor: actor.into(),
             action: action.into(),
             subject: subject.into(),
             before: before.into(),
@@ -70,7 +90,7 @@ pub(crate) async fn append(
         .bind(&entry.hash)
         .execute(&mut **tx)
         .await?;
-    Ok(())
+    Ok(entry.record.seq)
 }
 
 /// Entries in sequence order, optionally only the last `limit`.

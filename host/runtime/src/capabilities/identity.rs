@@ -1,28 +1,36 @@
 //! `tongban:platform/identity`: who is being served. `current` answers from the
-//! call's session. Attribute release needs consent, which arrives with the
-//! shared-capabilities release; until then declared attributes answer
-//! `unavailable` and undeclared ones `not-granted`.
+//! call's session (the pairwise handle, never a platform id). `attributes`
+//! releases only what the manifest declares and a live consent covers, for
+//! the consent's purpose, and records every attempt, released or refused, in
+//! the provenance log. ID numbers are only ever released masked.
 
 use std::collections::BTreeSet;
 
 use tongban_registry::Manifest;
 use wasmtime::component::{HasData, Linker};
 
+use super::{CallScope, outcome_of, service_error};
 use crate::bindings::tongban::platform::identity::{self as wit, Attribute, Session, SubjectKind};
 use crate::bindings::types::{self, Purpose};
 use crate::call::{CallEnv, CallState};
 use crate::limits::HostCallBudget;
+use tongban_services::consents::attribute_scope;
+use tongban_services::subjects::release;
+
+/// The most attributes one call may ask for.
+pub const MAX_NAMES: usize = 32;
 
 /// Per-call state.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct IdentityCtx {
     granted: bool,
     attributes: BTreeSet<String>,
     session: crate::Session,
+    scope: CallScope,
 }
 
 impl IdentityCtx {
-    pub fn prepare(manifest: &Manifest, env: &CallEnv) -> IdentityCtx {
+    pub fn prepare(manifest: &Manifest, env: &CallEnv, scope: CallScope) -> IdentityCtx {
         let grant = manifest.capabilities.identity.as_ref();
         IdentityCtx {
             granted: grant.is_some(),
@@ -30,7 +38,42 @@ impl IdentityCtx {
                 .map(|g| g.attributes.iter().cloned().collect())
                 .unwrap_or_default(),
             session: env.session.clone(),
+            scope,
         }
+    }
+
+    /// Grant, declaration, purpose and consent checks, then the release.
+    async fn release(&self, names: &[String], why: &Purpose) -> Result<(Vec<Attribute>, Vec<String>), types::Error> {
+        if names.is_empty() || names.len() > MAX_NAMES {
+            return Err(types::Error::Invalid(format!(
+                "ask for 1 to {MAX_NAMES} attributes, not {}",
+                names.len()
+            )));
+        }
+        let subject = self.scope.subject()?;
+        let mut consents = Vec::new();
+        for name in names {
+            let consent = self
+                .scope
+                .services
+                .covering_consent(subject, &self.scope.app, &attribute_scope(name), &why.code)
+                .await
+                .map_err(service_error)?;
+            if !consents.contains(&consent.id) {
+                consents.push(consent.id);
+            }
+        }
+        let person = self.scope.services.subject(subject).await.map_err(service_error)?;
+        let released = release(&person, names)
+            .into_iter()
+            .map(|a| Attribute {
+                name: a.name,
+                value: a.value,
+                source: a.source,
+                verified_at: a.verified_at.max(0) as u64,
+            })
+            .collect();
+        Ok((released, consents))
     }
 }
 
@@ -91,6 +134,20 @@ impl wit::Host for IdentityView<'_> {
         if why.code.trim().is_empty() {
             return Ok(Err(types::Error::Invalid("a purpose code is required".into())));
         }
-        Ok(Err(super::not_yet("identity attributes")))
+        let scopes: Vec<String> = names.iter().map(|n| attribute_scope(n)).collect();
+        let answer = self.ctx.release(&names, &why).await;
+        let (outcome, consent) = match &answer {
+            Ok((_, consents)) => ("released", Some(consents.join(","))),
+            Err(e) => (outcome_of(e), None),
+        };
+        if let Err(e) = self
+            .ctx
+            .scope
+            .record("identity.attributes", scopes, &why.code, consent, outcome)
+            .await
+        {
+            return Ok(Err(e));
+        }
+        Ok(answer.map(|(attributes, _)| attributes))
     }
 }

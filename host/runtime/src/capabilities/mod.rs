@@ -26,13 +26,17 @@ pub mod notify;
 pub mod payments;
 pub mod storage;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use tongban_registry::{Capability, Manifest};
+use tongban_services::provenance::ProvenanceRecord;
+use tongban_services::{ServiceError, Services};
 use wasmtime::component::Linker;
 
 use crate::bindings::types;
 use crate::call::{CallEnv, CallState};
+use crate::loaded::LoadedApp;
 use tongban_store::Database;
 
 /// Host services the capabilities draw on, typed; capabilities read no
@@ -40,6 +44,109 @@ use tongban_store::Database;
 #[derive(Clone)]
 pub struct HostServices {
     pub db: Database,
+    pub services: Services,
+}
+
+/// What every capability of one call knows about it: the app and version,
+/// whom it serves (the platform subject stays here, on the host side; the app
+/// only ever sees `handle`), and the case and item it is about.
+#[derive(Clone)]
+pub struct CallScope {
+    pub services: Services,
+    pub app: String,
+    pub version: String,
+    /// The app's org (its publisher's unified social credit code).
+    pub org: String,
+    pub subject: Option<String>,
+    pub handle: String,
+    pub case: Option<String>,
+    pub item: String,
+    /// The app's notification templates, name to text.
+    pub templates: Arc<BTreeMap<String, String>>,
+}
+
+impl CallScope {
+    fn prepare(app: &LoadedApp, env: &CallEnv, services: &HostServices) -> CallScope {
+        CallScope {
+            services: services.services.clone(),
+            app: app.manifest.app.id.clone(),
+            version: app.manifest.app.version.to_string(),
+            org: app.manifest.app.publisher.clone(),
+            subject: env.subject.clone(),
+            handle: env.session.subject.clone(),
+            case: env.case.clone(),
+            item: env.item.clone(),
+            templates: app.templates.clone(),
+        }
+    }
+
+    /// The platform subject this call serves, or `not-found` for a call that
+    /// serves nobody (a local `tongban app run` without a subject).
+    pub(crate) fn subject(&self) -> Result<&str, types::Error> {
+        self.subject
+            .as_deref()
+            .ok_or_else(|| types::Error::NotFound("this call serves no signed-in subject".into()))
+    }
+
+    /// Append the provenance record of a personal-data access. A read whose
+    /// record cannot be written is refused: no access goes unrecorded.
+    pub(crate) async fn record(
+        &self,
+        operation: &str,
+        scopes: Vec<String>,
+        purpose: &str,
+        consent: Option<String>,
+        outcome: &str,
+    ) -> Result<(), types::Error> {
+        let Some(subject) = self.subject.clone() else {
+            return Ok(());
+        };
+        self.services
+            .record_provenance(ProvenanceRecord {
+                at: 0,
+                app: self.app.clone(),
+                app_version: self.version.clone(),
+                subject,
+                subject_handle: self.handle.clone(),
+                operation: operation.into(),
+                scopes,
+                purpose: purpose.into(),
+                consent,
+                case: self.case.clone(),
+                outcome: outcome.into(),
+            })
+            .await
+            .map(|_| ())
+            .map_err(service_error)
+    }
+}
+
+/// A service refusal as the WIT error the app sees. A wrong-org or wrong-role
+/// refusal is `not-granted`: the app's grant does not reach that far.
+pub(crate) fn service_error(e: ServiceError) -> types::Error {
+    match e {
+        ServiceError::NotGranted(m) | ServiceError::Forbidden(m) => types::Error::NotGranted(m),
+        ServiceError::ConsentRequired(m) => types::Error::ConsentRequired(m),
+        ServiceError::NotFound(m) => types::Error::NotFound(m),
+        ServiceError::Invalid(m) => types::Error::Invalid(m),
+        ServiceError::Conflict(m) => types::Error::Conflict(m),
+        ServiceError::QuotaExceeded(m) => types::Error::QuotaExceeded(m),
+        ServiceError::Unavailable(m) => types::Error::Unavailable(m),
+    }
+}
+
+/// The outcome text of a refusal, for provenance.
+pub(crate) fn outcome_of(e: &types::Error) -> &'static str {
+    match e {
+        types::Error::NotGranted(_) => "not-granted",
+        types::Error::ConsentRequired(_) => "consent-required",
+        types::Error::AssuranceTooLow(_) => "assurance-too-low",
+        types::Error::NotFound(_) => "not-found",
+        types::Error::Invalid(_) => "invalid",
+        types::Error::Conflict(_) => "conflict",
+        types::Error::QuotaExceeded(_) => "quota-exceeded",
+        types::Error::Unavailable(_) => "unavailable",
+    }
 }
 
 /// The per-call state of every capability.
@@ -56,13 +163,15 @@ pub struct CapabilityCtxs {
 
 impl CapabilityCtxs {
     /// Build every capability's state for one call from the grant.
-    pub fn prepare(manifest: &Manifest, env: &CallEnv, services: &HostServices) -> CapabilityCtxs {
+    pub fn prepare(app: &LoadedApp, env: &CallEnv, services: &HostServices) -> CapabilityCtxs {
+        let manifest: &Manifest = &app.manifest;
+        let scope = CallScope::prepare(app, env, services);
         CapabilityCtxs {
-            identity: identity::IdentityCtx::prepare(manifest, env),
-            certificates: certificates::CertificatesCtx::prepare(manifest, env),
-            payments: payments::PaymentsCtx::prepare(manifest, env),
-            notify: notify::NotifyCtx::prepare(manifest, env),
-            cases: cases::CasesCtx::prepare(manifest, env),
+            identity: identity::IdentityCtx::prepare(manifest, env, scope.clone()),
+            certificates: certificates::CertificatesCtx::prepare(manifest, scope.clone()),
+            payments: payments::PaymentsCtx::prepare(manifest, scope.clone()),
+            notify: notify::NotifyCtx::prepare(manifest, scope.clone()),
+            cases: cases::CasesCtx::prepare(manifest, scope),
             storage: storage::StorageCtx::prepare(manifest, env, services),
             exchange: exchange::ExchangeCtx::prepare(manifest, env),
             log: log::LogCtx::prepare(manifest, env),
@@ -100,7 +209,7 @@ impl types::Host for TypesOnly {}
 /// The answer of a capability that this host does not provide yet.
 pub(crate) fn not_yet(interface: &str) -> types::Error {
     types::Error::Unavailable(format!(
-        "the {interface} capability is not available on this host yet; it arrives with the shared-capabilities release"
+        "the {interface} capability is not available on this host yet; data providers arrive in a later release"
     ))
 }
 

@@ -1,32 +1,67 @@
-//! `tongban:platform/notify`: template-only messages. Delivery (inbox, SMTP)
-//! arrives with the shared-capabilities release; until then a declared template
-//! answers `unavailable` and an undeclared one `not-granted`.
+//! `tongban:platform/notify`: template-only messages. The template must be
+//! declared in the manifest (and so reviewed); the recipient is a handle this
+//! app holds, resolved on the host side (another app's handle is
+//! `not-found`); the message goes to the subject's inbox and, when SMTP is
+//! configured, by email. Every send is recorded in the provenance log.
 
 use std::collections::BTreeSet;
 
 use tongban_registry::Manifest;
 use wasmtime::component::{HasData, Linker};
 
+use super::{CallScope, outcome_of, service_error};
 use crate::bindings::tongban::platform::notify as wit;
 use crate::bindings::types;
-use crate::call::{CallEnv, CallState};
+use crate::call::CallState;
 use crate::limits::HostCallBudget;
 
 /// Per-call state.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NotifyCtx {
     templates: Option<BTreeSet<String>>,
+    scope: CallScope,
 }
 
 impl NotifyCtx {
-    pub fn prepare(manifest: &Manifest, _env: &CallEnv) -> NotifyCtx {
+    pub fn prepare(manifest: &Manifest, scope: CallScope) -> NotifyCtx {
         NotifyCtx {
             templates: manifest
                 .capabilities
                 .notify
                 .as_ref()
                 .map(|n| n.templates.keys().cloned().collect()),
+            scope,
         }
+    }
+
+    async fn send(
+        &self,
+        to: &str,
+        template: &str,
+        params: &[(String, String)],
+        case: Option<&str>,
+    ) -> Result<(String, String), types::Error> {
+        let services = &self.scope.services;
+        let subject = services
+            .resolve_handle(to, &self.scope.app)
+            .await
+            .map_err(service_error)?;
+        if let Some(case) = case {
+            let found = services.case(case).await.map_err(service_error)?;
+            if found.app != self.scope.app || found.subject != subject {
+                return Err(types::Error::NotFound(format!("case {case} of this recipient")));
+            }
+        }
+        let text = self
+            .scope
+            .templates
+            .get(template)
+            .ok_or_else(|| types::Error::NotFound(format!("template `{template}` is not in the package")))?;
+        let id = services
+            .send_notification(&self.scope.app, &subject, template, text, params, case)
+            .await
+            .map_err(service_error)?;
+        Ok((id, subject))
     }
 }
 
@@ -53,16 +88,46 @@ pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
 impl wit::Host for NotifyView<'_> {
     async fn send(
         &mut self,
-        _to: String,
+        to: String,
         template: String,
-        _params: Vec<(String, String)>,
-        _case: Option<String>,
+        params: Vec<(String, String)>,
+        case: Option<String>,
     ) -> wasmtime::Result<Result<String, types::Error>> {
         self.budget.charge()?;
-        Ok(match &self.ctx.templates {
-            None => Err(super::not_granted("notify")),
-            Some(t) if !t.contains(&template) => Err(super::not_granted(format!("notify template `{template}`"))),
-            Some(_) => Err(super::not_yet("notify")),
-        })
+        match &self.ctx.templates {
+            None => return Ok(Err(super::not_granted("notify"))),
+            Some(t) if !t.contains(&template) => {
+                return Ok(Err(super::not_granted(format!("notify template `{template}`"))));
+            }
+            Some(_) => {}
+        }
+        let answer = self.ctx.send(&to, &template, &params, case.as_deref()).await;
+        // Provenance names the recipient by the handle the app used.
+        let mut scope = self.ctx.scope.clone();
+        scope.handle = to;
+        if let Some(case) = case {
+            scope.case = Some(case);
+        }
+        if let Ok((_, subject)) = &answer {
+            scope.subject = Some(subject.clone());
+        }
+        let outcome = match &answer {
+            Ok(_) => "sent",
+            Err(e) => outcome_of(e),
+        };
+        if scope.subject.is_some()
+            && let Err(e) = scope
+                .record(
+                    "notify.send",
+                    vec![format!("notify/{template}")],
+                    &template,
+                    None,
+                    outcome,
+                )
+                .await
+        {
+            return Ok(Err(e));
+        }
+        Ok(answer.map(|(id, _)| id))
     }
 }

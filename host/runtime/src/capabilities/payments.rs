@@ -1,30 +1,86 @@
-//! `tongban:platform/payments`: fees. The payment state machine and the sandbox
-//! provider arrive with the shared-capabilities release; until then granted
-//! calls answer `unavailable`, and amounts over the grant are `not-granted`.
+//! `tongban:platform/payments`: fees for the app's own cases. Create is
+//! idempotent per key, amounts are bounded by the manifest's
+//! `max-amount-fen`, refunds never exceed what remains; the state machine, the
+//! sandbox provider and signed callbacks live in `tongban_services::payments`.
 
 use tongban_registry::Manifest;
+use tongban_services::payments::{NewPayment, Payment as StoredPayment, PaymentStatus};
 use wasmtime::component::{HasData, Linker};
 
-use crate::bindings::tongban::platform::payments::{self as wit, Payment};
+use super::{CallScope, service_error};
+use crate::bindings::tongban::platform::payments::{self as wit, Payment, Status};
 use crate::bindings::types;
-use crate::call::{CallEnv, CallState};
+use crate::call::CallState;
 use crate::limits::HostCallBudget;
 
 /// Per-call state.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PaymentsCtx {
     max_amount_fen: Option<u64>,
+    scope: CallScope,
 }
 
 impl PaymentsCtx {
-    pub fn prepare(manifest: &Manifest, _env: &CallEnv) -> PaymentsCtx {
+    pub fn prepare(manifest: &Manifest, scope: CallScope) -> PaymentsCtx {
         PaymentsCtx {
             max_amount_fen: manifest.capabilities.payments.as_ref().map(|p| p.max_amount_fen),
+            scope,
         }
     }
 
     fn max(&self) -> Result<u64, types::Error> {
         self.max_amount_fen.ok_or_else(|| super::not_granted("payments"))
+    }
+
+    async fn create(
+        &self,
+        case: &str,
+        amount_fen: u64,
+        description: String,
+        key: String,
+    ) -> Result<Payment, types::Error> {
+        let max = self.max()?;
+        if amount_fen > max {
+            return Err(types::Error::QuotaExceeded(format!(
+                "an amount of {amount_fen} fen; the manifest allows at most {max}"
+            )));
+        }
+        let services = &self.scope.services;
+        let case = services.case(case).await.map_err(service_error)?;
+        if case.app != self.scope.app {
+            return Err(types::Error::NotFound(format!("case {}", case.id)));
+        }
+        let payment = services
+            .create_payment(NewPayment {
+                app: self.scope.app.clone(),
+                org: case.accepting_org.clone(),
+                case: case.id.clone(),
+                amount_fen,
+                description,
+                idempotency_key: key,
+            })
+            .await
+            .map_err(service_error)?;
+        Ok(to_wit(payment))
+    }
+}
+
+fn to_wit(p: StoredPayment) -> Payment {
+    Payment {
+        id: p.id,
+        case: p.case,
+        amount_fen: p.amount_fen,
+        description: p.description,
+        status: match p.status {
+            PaymentStatus::Created => Status::Created,
+            PaymentStatus::Started => Status::Started,
+            PaymentStatus::Submitted => Status::Submitted,
+            PaymentStatus::Success => Status::Success,
+            PaymentStatus::Failed => Status::Failed,
+            PaymentStatus::Cancelled => Status::Cancelled,
+            PaymentStatus::Error => Status::Error,
+        },
+        refunded_fen: p.refunded_fen,
     }
 }
 
@@ -51,35 +107,47 @@ pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
 impl wit::Host for PaymentsView<'_> {
     async fn create(
         &mut self,
-        _case: String,
+        case: String,
         amount_fen: u64,
-        _description: String,
-        _idempotency_key: String,
+        description: String,
+        idempotency_key: String,
     ) -> wasmtime::Result<Result<Payment, types::Error>> {
         self.budget.charge()?;
-        Ok((|| {
-            let max = self.ctx.max()?;
-            if amount_fen > max {
-                return Err(super::not_granted(format!(
-                    "an amount of {amount_fen} fen; the manifest allows at most {max}"
-                )));
-            }
-            Err(super::not_yet("payments"))
-        })())
+        Ok(self.ctx.create(&case, amount_fen, description, idempotency_key).await)
     }
 
-    async fn get(&mut self, _id: String) -> wasmtime::Result<Result<Payment, types::Error>> {
+    async fn get(&mut self, id: String) -> wasmtime::Result<Result<Payment, types::Error>> {
         self.budget.charge()?;
-        Ok(self.ctx.max().and(Err(super::not_yet("payments"))))
+        if let Err(e) = self.ctx.max() {
+            return Ok(Err(e));
+        }
+        Ok(self
+            .ctx
+            .scope
+            .services
+            .payment_for_app(&self.ctx.scope.app, &id)
+            .await
+            .map(to_wit)
+            .map_err(service_error))
     }
 
     async fn refund(
         &mut self,
-        _id: String,
-        _amount_fen: u64,
-        _key: String,
+        id: String,
+        amount_fen: u64,
+        key: String,
     ) -> wasmtime::Result<Result<Payment, types::Error>> {
         self.budget.charge()?;
-        Ok(self.ctx.max().and(Err(super::not_yet("payments"))))
+        if let Err(e) = self.ctx.max() {
+            return Ok(Err(e));
+        }
+        Ok(self
+            .ctx
+            .scope
+            .services
+            .refund_payment(&self.ctx.scope.app, &id, amount_fen, &key)
+            .await
+            .map(to_wit)
+            .map_err(service_error))
     }
 }

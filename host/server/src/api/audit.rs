@@ -18,11 +18,11 @@ pub struct Recent {
 }
 
 fn auditor(role: Role) -> Result<(), ApiError> {
-    if matches!(role, Role::PlatformAdmin | Role::SecurityOfficer) {
+    if matches!(role, Role::PlatformAdmin | Role::SecurityOfficer | Role::Auditor) {
         Ok(())
     } else {
         Err(tongban_registry::market::MarketError::forbidden(
-            "the audit log is for platform admins and security officers",
+            "the audit log is for auditors, security officers and platform admins",
         )
         .into())
     }

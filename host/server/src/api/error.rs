@@ -74,6 +74,36 @@ impl From<MarketError> for ApiError {
     }
 }
 
+impl From<tongban_services::ServiceError> for ApiError {
+    fn from(e: tongban_services::ServiceError) -> ApiError {
+        use tongban_services::ServiceError as E;
+        let status = match &e {
+            E::NotGranted(_) | E::Forbidden(_) => StatusCode::FORBIDDEN,
+            E::ConsentRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+            E::NotFound(_) => StatusCode::NOT_FOUND,
+            E::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            E::Conflict(_) => StatusCode::CONFLICT,
+            E::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError {
+            status,
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl ApiError {
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message: message.into(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {

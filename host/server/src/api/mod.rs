@@ -7,9 +7,15 @@
 pub mod apps;
 pub mod audit;
 pub mod auth;
+pub mod cases;
 pub mod catalog;
+pub mod certificates;
+pub mod consents;
 pub mod error;
+pub mod inbox;
 pub mod orgs;
+pub mod payments;
+pub mod provenance;
 pub mod reviews;
 pub mod serving;
 pub mod state;
@@ -48,6 +54,16 @@ pub use state::AppState;
         catalog::list,
         serving::which,
         serving::validate,
+        consents::request,
+        consents::grant,
+        consents::deny,
+        consents::revoke,
+        consents::mine,
+        cases::apply,
+        cases::show,
+        cases::mine,
+        cases::queue,
+        cases::step,
     ),
     components(schemas(
         error::ErrorEnvelope,
@@ -60,7 +76,11 @@ pub use state::AppState;
         orgs::Quarantined,
         apps::Outcome,
         audit::Verification,
-        serving::ValidateRequest
+        serving::ValidateRequest,
+        consents::ConsentRequest,
+        consents::Grant,
+        cases::Application,
+        cases::StepRequest
     ))
 )]
 pub struct ApiDoc;
@@ -94,6 +114,29 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/catalog", get(catalog::list))
         .route("/api/v1/serving/{region}/{app}", get(serving::which))
         .route("/api/v1/serving/{region}/{app}/validate", post(serving::validate))
+        .route("/api/v1/consents", post(consents::request))
+        .route("/api/v1/consents/{id}/grant", post(consents::grant))
+        .route("/api/v1/consents/{id}/deny", post(consents::deny))
+        .route("/api/v1/consents/{id}/revoke", post(consents::revoke))
+        .route("/api/v1/me/consents", get(consents::mine))
+        .route("/api/v1/applications", post(cases::apply))
+        .route("/api/v1/cases", get(cases::queue))
+        .route("/api/v1/cases/{id}", get(cases::show))
+        .route("/api/v1/cases/{id}/steps", post(cases::step))
+        .route("/api/v1/me/cases", get(cases::mine))
+        .route("/api/v1/me/certificates", get(certificates::mine))
+        .route("/api/v1/me/certificates/{id}/copy", get(certificates::copy))
+        .route("/api/v1/certificates/seal-key", get(certificates::seal_key))
+        .route(
+            "/api/v1/certificates/{id}/status",
+            get(certificates::status).post(certificates::set_status),
+        )
+        .route("/api/v1/me/inbox", get(inbox::list))
+        .route("/api/v1/me/inbox/{id}/read", post(inbox::read))
+        .route("/api/v1/payments/callbacks/{provider}", post(payments::callback))
+        .route("/api/v1/payments/reconciliation", get(payments::reconciliation))
+        .route("/api/v1/provenance", get(provenance::list))
+        .route("/pay/{id}", get(payments::show).post(payments::decide))
         .layer(DefaultBodyLimit::max(upload_limit))
         .layer(axum::middleware::map_response(error::envelope_rejections))
         .with_state(state)

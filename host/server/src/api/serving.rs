@@ -76,6 +76,8 @@ pub async fn validate(
             .map(|i| i.code.clone())
             .unwrap_or_default(),
         region: region.clone(),
+        subject: None,
+        case: None,
     };
     let outcome = s
         .runtime

@@ -10,9 +10,23 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio::sync::Mutex;
 use tongban_registry::Package;
+use tongban_registry::market::serving::Served;
 use tongban_registry::market::serving::ServingTable;
 use tongban_registry::market::{MarketError, Marketplace};
-use tongban_runtime::{LoadedApp, Runtime};
+use tongban_runtime::{Assurance, CallEnv, Channel, LoadedApp, Runtime, Session, SubjectKind};
+
+use super::error::ApiError;
+
+/// Who a hook call serves and through what.
+#[derive(Debug, Clone)]
+pub struct CallFor {
+    pub subject: String,
+    pub region: String,
+    pub item: String,
+    pub channel: Channel,
+    pub on_behalf_of: Option<String>,
+    pub case: Option<String>,
+}
 
 /// How often the serving epoch is polled. A release change is live on every
 /// node within this interval plus the time to load a new version.
@@ -23,6 +37,8 @@ pub const EPOCH_POLL: Duration = Duration::from_millis(200);
 pub struct AppState {
     pub market: Marketplace,
     pub runtime: Arc<Runtime>,
+    /// The shared services (the runtime's capabilities use the same ones).
+    pub services: tongban_services::Services,
     pub serving: Arc<ArcSwap<ServingTable>>,
     /// Loaded versions by package digest.
     pub loaded: Arc<Mutex<HashMap<String, Arc<LoadedApp>>>>,
@@ -35,6 +51,7 @@ impl AppState {
         let table = ServingTable::load(market.db()).await?;
         let state = AppState {
             market,
+            services: runtime.services().clone(),
             runtime: Arc::new(runtime),
             serving: Arc::new(ArcSwap::from_pointee(table)),
             loaded: Arc::new(Mutex::new(HashMap::new())),
@@ -59,6 +76,51 @@ impl AppState {
         let app = Arc::new(app);
         self.loaded.lock().await.insert(digest.to_owned(), app.clone());
         Ok(app)
+    }
+
+    /// The version of `app` that serves `subject` in `region`, loaded.
+    pub async fn serving_app(
+        &self,
+        region: &str,
+        app: &str,
+        subject: &str,
+    ) -> Result<(Served, Arc<LoadedApp>), ApiError> {
+        let served = self.serving.load().resolve(app, region, subject).ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no version of {app} serves region {region} (not deployed, halted, or revoked)"
+            ))
+        })?;
+        let loaded = self.loaded_app(&served.package_digest).await?;
+        Ok((served, loaded))
+    }
+
+    /// The environment of a hook call for a subject: the app sees its
+    /// pairwise handle, the subject's kind and assurance, and the channel.
+    pub async fn call_env(&self, app: &LoadedApp, call: CallFor) -> Result<CallEnv, ApiError> {
+        let person = self.services.subject(&call.subject).await?;
+        let handle = self.services.handle_for(&call.subject, &app.manifest.app.id).await?;
+        Ok(CallEnv {
+            session: Session {
+                subject: handle,
+                kind: if person.kind == "legal-person" {
+                    SubjectKind::LegalPerson
+                } else {
+                    SubjectKind::Person
+                },
+                assurance: match person.assurance.as_str() {
+                    "high" => Assurance::High,
+                    "substantial" => Assurance::Substantial,
+                    _ => Assurance::Low,
+                },
+                channel: call.channel,
+                on_behalf_of: call.on_behalf_of,
+                locale: "zh-CN".into(),
+            },
+            item: call.item,
+            region: call.region,
+            subject: Some(call.subject),
+            case: call.case,
+        })
     }
 
     /// Poll the serving epoch forever, swapping the table when it moves.

@@ -18,6 +18,15 @@ pub enum AdminCommand {
     CreateUser(CreateUserArgs),
     /// Issue another API token for an existing user.
     IssueToken(IssueTokenArgs),
+    /// Seed the demo citizens with their resident ID card and household
+    /// register certificates (idempotent).
+    DemoCitizens(DemoCitizensArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoCitizensArgs {
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -27,6 +36,10 @@ enum RoleArg {
     RegionAdmin,
     SecurityOfficer,
     PlatformAdmin,
+    Citizen,
+    WindowClerk,
+    Handler,
+    Auditor,
 }
 
 #[derive(Debug, Args)]
@@ -45,6 +58,9 @@ pub struct CreateUserArgs {
     /// The region a region admin administers.
     #[arg(long)]
     region: Option<String>,
+    /// The platform subject a citizen account is for (see `admin demo-citizens`).
+    #[arg(long)]
+    subject: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -72,9 +88,14 @@ pub fn run(command: AdminCommand) -> Result<ExitCode, CliError> {
                         RoleArg::RegionAdmin => Role::RegionAdmin,
                         RoleArg::SecurityOfficer => Role::SecurityOfficer,
                         RoleArg::PlatformAdmin => Role::PlatformAdmin,
+                        RoleArg::Citizen => Role::Citizen,
+                        RoleArg::WindowClerk => Role::WindowClerk,
+                        RoleArg::Handler => Role::Handler,
+                        RoleArg::Auditor => Role::Auditor,
                     },
                     org: args.org,
                     region: args.region,
+                    subject: args.subject,
                 };
                 accounts::create_user(&db, &Actor::system(), &user)
                     .await
@@ -86,6 +107,21 @@ pub fn run(command: AdminCommand) -> Result<ExitCode, CliError> {
                 eprintln!(
                     "已创建用户 / created user {} ({}); the line above is its API token, shown once",
                     user.id, user.role
+                );
+            }
+            AdminCommand::DemoCitizens(args) => {
+                let db = open(&args.store).await?;
+                let services = tongban_services::Services::new(db);
+                let seeded = services
+                    .seed_demo_citizens()
+                    .await
+                    .map_err(|e| CliError::Platform(e.to_string()))?;
+                for c in tongban_services::demo::CITIZENS {
+                    println!("{}\t{}\t{}", c.subject, c.name, c.id_number);
+                }
+                eprintln!(
+                    "演示居民 / demo citizens: {} people, {} new certificates",
+                    seeded.subjects, seeded.certificates
                 );
             }
             AdminCommand::IssueToken(args) => {

@@ -146,6 +146,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         },
         item: item.code.clone(),
         region: args.region.clone(),
+        subject: None,
+        case: None,
     };
 
     let tokio = super::tokio_runtime()?;

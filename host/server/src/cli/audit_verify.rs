@@ -24,16 +24,30 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, CliError> {
         let db = Database::open_configured(args.store.database_url.as_deref(), &args.store.data_dir)
             .await
             .map_err(|e| CliError::Platform(format!("cannot open the database: {e}")))?;
-        match audit_log::verify(&db)
+        let count = match audit_log::verify(&db)
             .await
             .map_err(|e| CliError::Platform(e.to_string()))?
         {
-            Ok(count) => {
-                println!("审计链完好 / audit chain intact: {count} entries verified");
+            Ok(count) => count,
+            Err(broken) => {
+                println!("审计链被篡改 / audit chain broken: {broken}");
+                return Ok(ExitCode::FAILURE);
+            }
+        };
+        let services = tongban_services::Services::new(db);
+        match services
+            .verify_provenance()
+            .await
+            .map_err(|e| CliError::Platform(e.to_string()))?
+        {
+            Ok(records) => {
+                println!(
+                    "审计链完好 / audit chain intact: {count} entries verified, {records} provenance records match"
+                );
                 Ok(ExitCode::SUCCESS)
             }
             Err(broken) => {
-                println!("审计链被篡改 / audit chain broken: {broken}");
+                println!("溯源记录被篡改 / provenance broken: {broken}");
                 Ok(ExitCode::FAILURE)
             }
         }

@@ -26,8 +26,28 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, CliError> {
         SealedDocument::from_json(&text).map_err(|e| CliError::usage(format!("{}: {e}", args.file.display())))?;
     match sealed.verify(&args.public_key) {
         Ok(()) => {
-            let id = sealed.document.get("id").and_then(|v| v.as_str()).unwrap_or("(no id)");
+            // A certificate names itself; an annotated copy names the
+            // certificate it copies, its purpose and its expiry.
+            let document = &sealed.document;
+            let id = document
+                .get("id")
+                .or_else(|| document.get("certificate").and_then(|c| c.get("id")))
+                .and_then(|v| v.as_str())
+                .unwrap_or("(no id)");
             println!("印章有效 / seal valid: {id} (SM3 {})", sealed.sm3);
+            if let Some(purpose) = document
+                .get("purpose")
+                .and_then(|p| p.get("text"))
+                .and_then(|t| t.as_str())
+            {
+                println!("加注件用途 / copy for: {purpose}");
+            }
+            if let Some(expires) = document.get("expires-at").and_then(|e| e.as_i64()) {
+                println!(
+                    "加注件有效期至 / copy valid until: {}",
+                    super::remote::show_time(expires)
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

@@ -8,6 +8,7 @@ mod app_new;
 mod app_publish;
 mod app_run;
 mod app_sign;
+mod audit_provenance;
 mod audit_verify;
 mod cert_verify;
 mod key;
@@ -64,8 +65,11 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Walk the chain and name the first broken entry.
+    /// Walk the chain and name the first broken entry; check every provenance
+    /// record against its chain entry.
     Verify(audit_verify::VerifyArgs),
+    /// List the personal-data access records of a subject or a case.
+    Provenance(audit_provenance::ProvenanceArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,6 +125,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Review(command) => review::run(command),
         Command::Release(command) => release::run(command),
         Command::Audit(AuditCommand::Verify(args)) => audit_verify::run(args),
+        Command::Audit(AuditCommand::Provenance(args)) => audit_provenance::run(args),
         Command::Cert(CertCommand::Verify(args)) => cert_verify::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Admin(command) => admin::run(command),

@@ -1,0 +1,415 @@
+//! `/api/v1/applications` and `/api/v1/cases`: applying (online, or at a
+//! window for a citizen who is there), the queues of an org, and the steps of
+//! a case. The host checks the form against the item's JSON Schema, runs the
+//! app's `validate`, opens the case, and runs `submit`; a refused submission
+//! leaves no case behind, and a repeated submission key returns the first
+//! case. Who may take which step is the case state machine's rule
+//! (`tongban_services::cases::stage`).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use tongban_registry::form::schema_violations;
+use tongban_registry::manifest::ItemMode;
+use tongban_registry::release::Role;
+use tongban_runtime::{Channel, FieldError, Hook, HookResult, Outcome};
+use tongban_services::cases::{Action, Case, CaseActor, NewCase, Step, TimelineEntry};
+use tongban_services::payments::Payment;
+use utoipa::ToSchema;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::state::{AppState, CallFor};
+
+/// An application.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Application {
+    /// The 6-digit region the applicant is served in.
+    pub region: String,
+    pub app: String,
+    /// The item (实施编码); default: the app's first item.
+    pub item: Option<String>,
+    /// The form, as JSON.
+    pub form: serde_json::Value,
+    /// Set once per filled-in form: submitting it twice opens one case.
+    pub submission_key: Option<String>,
+    /// For a window clerk: the resident ID number of the citizen at the
+    /// counter (代办); the case is theirs, on the window channel.
+    pub applicant_id_number: Option<String>,
+}
+
+/// A payment with the address of its hosted pay page.
+#[derive(Debug, Serialize)]
+pub struct PaymentView {
+    #[serde(flatten)]
+    pub payment: Payment,
+    pub pay_url: String,
+}
+
+impl PaymentView {
+    pub fn of(payment: Payment) -> PaymentView {
+        PaymentView {
+            pay_url: format!("/pay/{}", payment.id),
+            payment,
+        }
+    }
+}
+
+/// What an application became.
+#[derive(Debug, Serialize)]
+pub struct Applied {
+    pub case: Case,
+    /// False when the submission key had been used: this is the first case.
+    pub created: bool,
+    pub outcome: Option<Outcome>,
+    pub payments: Vec<PaymentView>,
+}
+
+/// A form that failed its checks: every problem, against its field.
+#[derive(Debug, Serialize)]
+pub struct FormRejected {
+    pub error: FormRejectedBody,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FormRejectedBody {
+    pub code: &'static str,
+    pub message: String,
+    pub fields: Vec<FieldError>,
+}
+
+fn form_rejected(fields: Vec<FieldError>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(FormRejected {
+            error: FormRejectedBody {
+                code: "form_invalid",
+                message: format!(
+                    "表单有 {} 处问题 / the form has {} problem(s)",
+                    fields.len(),
+                    fields.len()
+                ),
+                fields,
+            },
+        }),
+    )
+        .into_response()
+}
+
+#[utoipa::path(post, path = "/api/v1/applications", request_body = Application, responses((status = 201, description = "the case"), (status = 200, description = "the case this submission key opened before"), (status = 422, description = "the form's problems, by field")))]
+pub async fn apply(
+    State(s): State<AppState>,
+    caller: Caller,
+    Json(body): Json<Application>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let actor = &caller.0;
+    let (subject, channel, on_behalf_of, clerk_org) = match actor.role {
+        Role::Citizen => (caller.citizen()?.to_owned(), Channel::Web, None, None),
+        Role::WindowClerk => {
+            let org = caller.staff(&[Role::WindowClerk])?.to_owned();
+            let id_number = body.applicant_id_number.as_deref().ok_or_else(|| {
+                ApiError::bad_request("a window clerk applies for a citizen: give applicant_id_number")
+            })?;
+            let person = s.services.subject_by_id_number(id_number).await?;
+            (person.id, Channel::Window, Some(actor.user.clone()), Some(org))
+        }
+        _ => {
+            return Err(ApiError::forbidden(
+                "applications are made by citizens, or by window clerks for them",
+            ));
+        }
+    };
+    let (served, loaded) = s.serving_app(&body.region, &body.app, &subject).await?;
+    let manifest = &loaded.manifest;
+    let item = match &body.item {
+        Some(code) => manifest.items.iter().find(|i| &i.code == code),
+        None => manifest.items.first(),
+    }
+    .ok_or_else(|| ApiError::not_found(format!("{} does not serve that item", body.app)))?;
+    let form = body.form.to_string();
+    if form.len() > tongban_services::cases::MAX_FORM_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "the form is {} bytes; at most {}",
+            form.len(),
+            tongban_services::cases::MAX_FORM_BYTES
+        )));
+    }
+    if let Some(schema) = loaded.forms.get(&item.code) {
+        let violations = schema_violations(schema, &form).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if !violations.is_empty() {
+            return Ok(form_rejected(
+                violations
+                    .into_iter()
+                    .map(|v| FieldError {
+                        field: v.field,
+                        message: v.message,
+                    })
+                    .collect(),
+            ));
+        }
+    }
+    let call = CallFor {
+        subject: subject.clone(),
+        region: body.region.clone(),
+        item: item.code.clone(),
+        channel,
+        on_behalf_of: on_behalf_of.clone(),
+        case: None,
+    };
+    let env = s.call_env(&loaded, call.clone()).await?;
+    let validated = s
+        .runtime
+        .call(&loaded, &env, Hook::Validate { form: form.clone() })
+        .await;
+    match validated.result {
+        Ok(HookResult::Validate(Ok(()))) => {}
+        Ok(HookResult::Validate(Err(fields))) => return Ok(form_rejected(fields)),
+        Ok(_) => return Err(app_failed("validate answered for another hook")),
+        Err(e) => return Err(app_failed(&e.to_string())),
+    }
+    let (case, created) = s
+        .services
+        .open_case(NewCase {
+            app: manifest.app.id.clone(),
+            app_version: served.version.clone(),
+            item: item.code.clone(),
+            item_mode: match item.mode {
+                ItemMode::Instant => "instant".into(),
+                ItemMode::Commitment => "commitment".into(),
+            },
+            promised_days: item.promised_days,
+            subject: subject.clone(),
+            region: body.region.clone(),
+            channel: serde_json::to_value(channel)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_else(|| "web".into()),
+            on_behalf_of,
+            accepting_org: clerk_org.unwrap_or_else(|| manifest.app.publisher.clone()),
+            form: form.clone(),
+            follow_on_of: None,
+            submission_key: body.submission_key.clone(),
+        })
+        .await?;
+    if !created {
+        let payments = s.services.payments_of_case(&case.id).await?;
+        return Ok((
+            StatusCode::OK,
+            Json(Applied {
+                case,
+                created,
+                outcome: None,
+                payments: payments.into_iter().map(PaymentView::of).collect(),
+            }),
+        )
+            .into_response());
+    }
+    let env = s
+        .call_env(
+            &loaded,
+            CallFor {
+                case: Some(case.id.clone()),
+                ..call
+            },
+        )
+        .await?;
+    let submitted = s
+        .runtime
+        .call(
+            &loaded,
+            &env,
+            Hook::Submit {
+                case: case.id.clone(),
+                form,
+            },
+        )
+        .await;
+    let outcome = match submitted.result {
+        Ok(HookResult::Submit(Ok(outcome))) => outcome,
+        Ok(HookResult::Submit(Err(e))) => {
+            discard(&s, &case.id).await;
+            return Err(ApiError {
+                status: if e.kind == "consent-required" {
+                    StatusCode::PRECONDITION_REQUIRED
+                } else {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                },
+                code: "submission_refused",
+                message: format!(
+                    "{} 拒绝了申请 / refused the application: {}: {}",
+                    manifest.app.id, e.kind, e.detail
+                ),
+            });
+        }
+        Ok(_) => {
+            discard(&s, &case.id).await;
+            return Err(app_failed("submit answered for another hook"));
+        }
+        Err(e) => {
+            discard(&s, &case.id).await;
+            return Err(app_failed(&e.to_string()));
+        }
+    };
+    let rule = match &outcome {
+        Outcome::Queued => None,
+        Outcome::Approved(text) => Some((Action::RuleApprove, text.clone())),
+        Outcome::Denied(reason) => Some((Action::RuleDeny, reason.clone())),
+    };
+    let case = match rule {
+        Some((action, text)) if case.item_mode == "instant" => {
+            s.services
+                .step_case(&CaseActor::system("rule"), &case.id, Step::new(action, text))
+                .await?
+        }
+        Some(_) => {
+            tracing::warn!(case = %case.id, "a commitment item's submit decided by rule; the case stays queued for intake");
+            case
+        }
+        None => case,
+    };
+    let payments = s.services.payments_of_case(&case.id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Applied {
+            case,
+            created,
+            outcome: Some(outcome),
+            payments: payments.into_iter().map(PaymentView::of).collect(),
+        }),
+    )
+        .into_response())
+}
+
+async fn discard(s: &AppState, case: &str) {
+    if let Err(e) = s.services.discard_case(case).await {
+        tracing::error!(%case, error = %e, "a refused submission's case could not be discarded");
+    }
+}
+
+fn app_failed(message: &str) -> ApiError {
+    ApiError {
+        status: StatusCode::BAD_GATEWAY,
+        code: "app_failed",
+        message: format!("the app failed: {message}"),
+    }
+}
+
+/// A case with its timeline and fees.
+#[derive(Debug, Serialize)]
+pub struct CaseView {
+    pub case: Case,
+    pub overdue: bool,
+    pub timeline: Vec<TimelineEntry>,
+    pub payments: Vec<PaymentView>,
+}
+
+#[utoipa::path(get, path = "/api/v1/cases/{id}", responses((status = 200, description = "the case, its timeline and its fees"), (status = 404, body = super::error::ErrorEnvelope)))]
+pub async fn show(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CaseView>, ApiError> {
+    let case = s.services.case_for(&caller.0, &id).await?;
+    Ok(Json(CaseView {
+        overdue: case.overdue(tongban_services::now_ms()),
+        timeline: s.services.case_timeline(&id).await?,
+        payments: s
+            .services
+            .payments_of_case(&id)
+            .await?
+            .into_iter()
+            .map(PaymentView::of)
+            .collect(),
+        case,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/me/cases", responses((status = 200, description = "the citizen's cases, newest first")))]
+pub async fn mine(State(s): State<AppState>, caller: Caller) -> Result<Json<Vec<Case>>, ApiError> {
+    let subject = caller.citizen()?;
+    Ok(Json(s.services.cases_of_subject(subject).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct QueueQuery {
+    /// `intake` (to accept) or `handling` (to decide).
+    pub queue: String,
+}
+
+/// One row of a queue.
+#[derive(Debug, Serialize)]
+pub struct QueuedCase {
+    #[serde(flatten)]
+    pub case: Case,
+    pub overdue: bool,
+}
+
+#[utoipa::path(get, path = "/api/v1/cases", params(("queue" = String, Query, description = "intake or handling")), responses((status = 200, description = "the caller's org's queue")))]
+pub async fn queue(
+    State(s): State<AppState>,
+    caller: Caller,
+    Query(q): Query<QueueQuery>,
+) -> Result<Json<Vec<QueuedCase>>, ApiError> {
+    let intake = match q.queue.as_str() {
+        "intake" => true,
+        "handling" => false,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "queue `{other}` is neither `intake` nor `handling`"
+            )));
+        }
+    };
+    let org = caller.staff(&[Role::WindowClerk, Role::Handler])?;
+    let now = tongban_services::now_ms();
+    Ok(Json(
+        s.services
+            .case_queue(org, intake)
+            .await?
+            .into_iter()
+            .map(|case| QueuedCase {
+                overdue: case.overdue(now),
+                case,
+            })
+            .collect(),
+    ))
+}
+
+/// A step on a case.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct StepRequest {
+    /// `accept`, `request-correction`, `reject`, `resubmit`, `hand-off`,
+    /// `start-handling`, `approve`, `deny`, `deliver`, `close` or `withdraw`.
+    pub action: String,
+    /// The reason or decision text (required to correct, reject, hand off
+    /// and deny).
+    #[serde(default)]
+    pub reason: String,
+    /// For `hand-off`: the org that handles the case from now on.
+    pub to_org: Option<String>,
+    /// For `resubmit`: the corrected form.
+    pub form: Option<serde_json::Value>,
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{id}/steps", request_body = StepRequest, responses((status = 200, description = "the case after the step"), (status = "4XX", body = super::error::ErrorEnvelope)))]
+pub async fn step(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<StepRequest>,
+) -> Result<Json<Case>, ApiError> {
+    let action: Action = serde_json::from_value(serde_json::Value::String(body.action.clone()))
+        .map_err(|_| ApiError::bad_request(format!("`{}` is not a case action", body.action)))?;
+    if matches!(action, Action::RuleApprove | Action::RuleDeny) {
+        return Err(ApiError::forbidden("only an app's rule decides an instant item"));
+    }
+    let step = Step {
+        action,
+        reason: body.reason,
+        to_org: body.to_org,
+        form: body.form.map(|f| f.to_string()),
+    };
+    Ok(Json(s.services.step_case(&caller.0, &id, step).await?))
+}

@@ -1,0 +1,151 @@
+//! `/api/v1/consents`: the citizen's consents. The host builds a request from
+//! what the app's approved manifest declares (its identity attributes and the
+//! certificate types it reads), for the purpose of one item it serves; the
+//! citizen grants or denies it, and can revoke it at any time.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use tongban_services::consent::{Consent, MAX_CONSENT_MS};
+use tongban_services::consents::{DEFAULT_CONSENT_MS, attribute_scope, certificate_scope};
+use utoipa::ToSchema;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::state::AppState;
+
+/// Ask for the consent an app needs to serve an item.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConsentRequest {
+    /// The 6-digit region the citizen is served in.
+    pub region: String,
+    pub app: String,
+    /// The item (实施编码); its code is the consent's purpose. Default: the
+    /// app's first item.
+    pub item: Option<String>,
+}
+
+/// A grant, for a number of days (default 90, at most 366).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct Grant {
+    pub days: Option<i64>,
+}
+
+/// A consent with the sentence the citizen is shown.
+#[derive(Debug, Serialize)]
+pub struct ConsentView {
+    #[serde(flatten)]
+    pub consent: Consent,
+    /// The app's name, as the citizen knows it.
+    pub app_name: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/consents", request_body = ConsentRequest, responses((status = 201, description = "the request, for the citizen to decide"), (status = "4XX", body = super::error::ErrorEnvelope)))]
+pub async fn request(
+    State(s): State<AppState>,
+    caller: Caller,
+    Json(body): Json<ConsentRequest>,
+) -> Result<(axum::http::StatusCode, Json<ConsentView>), ApiError> {
+    let subject = caller.citizen()?;
+    let (_, loaded) = s.serving_app(&body.region, &body.app, subject).await?;
+    let manifest = &loaded.manifest;
+    let item = match &body.item {
+        Some(code) => manifest
+            .items
+            .iter()
+            .find(|i| &i.code == code)
+            .ok_or_else(|| ApiError::not_found(format!("{} does not serve item {code}", body.app)))?,
+        None => manifest
+            .items
+            .first()
+            .ok_or_else(|| ApiError::not_found(format!("{} declares no items", body.app)))?,
+    };
+    let caps = &manifest.capabilities;
+    let mut scopes = Vec::new();
+    let mut sentences = Vec::new();
+    if let Some(identity) = &caps.identity {
+        scopes.extend(identity.attributes.iter().map(|a| attribute_scope(a)));
+        sentences.push(identity.purpose.clone());
+    }
+    if let Some(certificates) = &caps.certificates {
+        scopes.extend(certificates.read.iter().map(|t| certificate_scope(t)));
+        sentences.push(certificates.purpose.clone());
+    }
+    if scopes.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "{} reads no personal data, so it needs no consent",
+            body.app
+        )));
+    }
+    let text = format!(
+        "{}（{}）：{}",
+        item.name.zh_cn,
+        item.code,
+        sentences
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("；")
+    );
+    let consent = s
+        .services
+        .request_consent(subject, &manifest.app.id, scopes, &item.code, &text)
+        .await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(ConsentView {
+            consent,
+            app_name: manifest.app.name.zh_cn.clone(),
+        }),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/consents/{id}/grant", request_body = Grant, responses((status = 200, description = "granted"), (status = "4XX", body = super::error::ErrorEnvelope)))]
+pub async fn grant(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Option<Json<Grant>>,
+) -> Result<Json<Consent>, ApiError> {
+    let subject = caller.citizen()?;
+    let valid_for = match body.and_then(|Json(g)| g.days) {
+        Some(days) if (1..=366).contains(&days) => days * 24 * 60 * 60 * 1000,
+        Some(days) => {
+            return Err(ApiError::bad_request(format!(
+                "a consent lasts 1 to 366 days, not {days}"
+            )));
+        }
+        None => DEFAULT_CONSENT_MS,
+    };
+    Ok(Json(
+        s.services
+            .grant_consent(subject, &id, valid_for.min(MAX_CONSENT_MS))
+            .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/consents/{id}/deny", responses((status = 200, description = "denied"), (status = "4XX", body = super::error::ErrorEnvelope)))]
+pub async fn deny(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Consent>, ApiError> {
+    let subject = caller.citizen()?;
+    Ok(Json(s.services.deny_consent(subject, &id).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/consents/{id}/revoke", responses((status = 200, description = "revoked; the app's next read is refused"), (status = "4XX", body = super::error::ErrorEnvelope)))]
+pub async fn revoke(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Consent>, ApiError> {
+    let subject = caller.citizen()?;
+    Ok(Json(s.services.revoke_consent(subject, &id).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/me/consents", responses((status = 200, description = "the citizen's consents, newest first")))]
+pub async fn mine(State(s): State<AppState>, caller: Caller) -> Result<Json<Vec<Consent>>, ApiError> {
+    let subject = caller.citizen()?;
+    Ok(Json(s.services.consents_of(subject).await?))
+}

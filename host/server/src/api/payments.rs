@@ -1,0 +1,159 @@
+//! Payments over HTTP: the sandbox bank's hosted pay page (`/pay/{id}`, pay
+//! or decline, no JavaScript), provider callbacks
+//! (`/api/v1/payments/callbacks/{provider}`, HMAC-signed in the
+//! `X-Tongban-Signature` header, applied exactly once), and the per-org daily
+//! reconciliation report.
+//!
+//! The pay page is addressed by the payment id, which is random and
+//! unguessable, the way a provider's hosted page is reached by its link; it
+//! shows the amount and the description, nothing about the applicant.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Html;
+use serde::Deserialize;
+use tongban_registry::release::Role;
+use tongban_services::payments::{CallbackOutcome, PayDecision, Payment, PaymentStatus, Reconciliation};
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::state::AppState;
+
+/// The header a provider signs its callbacks in.
+pub const SIGNATURE_HEADER: &str = "x-tongban-signature";
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn yuan(fen: u64) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
+}
+
+fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{title}</title></head><body><main>{body}</main></body></html>"
+    ))
+}
+
+fn pay_page(payment: &Payment, note: &str) -> Html<String> {
+    let status = payment.status.as_str();
+    let actions = if matches!(payment.status, PaymentStatus::Created | PaymentStatus::Started) {
+        format!(
+            "<form method=\"post\" action=\"/pay/{id}\">\
+             <button type=\"submit\" name=\"decision\" value=\"pay\">确认支付 / Pay</button> \
+             <button type=\"submit\" name=\"decision\" value=\"decline\">取消 / Decline</button></form>",
+            id = escape(&payment.id)
+        )
+    } else {
+        String::new()
+    };
+    page(
+        "沙箱银行支付 / Sandbox bank payment",
+        &format!(
+            "<h1>沙箱银行 / Sandbox bank</h1>\
+             <p>这是测试支付环境，不会产生真实扣款。/ This is a test payment; no money moves.</p>\
+             <dl><dt>事项 / For</dt><dd>{description}</dd>\
+             <dt>金额 / Amount</dt><dd id=\"amount\">¥{amount}</dd>\
+             <dt>状态 / Status</dt><dd id=\"status\">{status}</dd></dl>{note}{actions}",
+            description = escape(&payment.description),
+            amount = yuan(payment.amount_fen),
+        ),
+    )
+}
+
+/// `GET /pay/{id}`: the hosted pay page; opening it starts the payment.
+pub async fn show(State(s): State<AppState>, Path(id): Path<String>) -> Result<Html<String>, ApiError> {
+    let payment = s.services.payment(&id).await?;
+    let payment = if payment.status == PaymentStatus::Created {
+        s.services.start_payment(&id).await?
+    } else {
+        payment
+    };
+    Ok(pay_page(&payment, ""))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Decision {
+    pub decision: String,
+}
+
+/// `POST /pay/{id}`: the citizen pays or declines. The sandbox bank settles
+/// and its signed callbacks go through the same path a real provider's do.
+pub async fn decide(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<Decision>,
+) -> Result<Html<String>, ApiError> {
+    let decision = match form.decision.as_str() {
+        "pay" => PayDecision::Pay,
+        "decline" => PayDecision::Decline,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "decision `{other}` is neither pay nor decline"
+            )));
+        }
+    };
+    let payment = s.services.payment(&id).await?;
+    if payment.status == PaymentStatus::Created {
+        s.services.start_payment(&id).await?;
+    }
+    let callbacks = s.services.sandbox_settle(&id, decision).await?;
+    for callback in callbacks {
+        s.services
+            .apply_callback(&callback.provider, &callback.body, &callback.signature)
+            .await?;
+    }
+    let payment = s.services.payment(&id).await?;
+    let note = match payment.status {
+        PaymentStatus::Success => "<p role=\"status\">支付成功 / Paid.</p>",
+        PaymentStatus::Failed => "<p role=\"status\">已取消支付 / Declined.</p>",
+        _ => "",
+    };
+    Ok(pay_page(&payment, note))
+}
+
+/// `POST /api/v1/payments/callbacks/{provider}`: a provider's signed callback.
+pub async fn callback(
+    State(s): State<AppState>,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<CallbackOutcome>, ApiError> {
+    let signature = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::bad_request(format!("a callback is signed in the {SIGNATURE_HEADER} header")))?;
+    Ok(Json(s.services.apply_callback(&provider, &body, signature).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReconciliationQuery {
+    pub org: String,
+    /// The civil day (UTC+8), `YYYY-MM-DD`.
+    pub date: String,
+}
+
+/// `GET /api/v1/payments/reconciliation?org=&date=`: for the org's own staff,
+/// auditors and platform admins.
+pub async fn reconciliation(
+    State(s): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ReconciliationQuery>,
+) -> Result<(StatusCode, Json<Reconciliation>), ApiError> {
+    let own_org =
+        caller.0.org.as_deref() == Some(q.org.as_str()) && matches!(caller.0.role, Role::WindowClerk | Role::Handler);
+    if !own_org {
+        caller.require(&[Role::Auditor, Role::PlatformAdmin])?;
+    }
+    let date = chrono::NaiveDate::parse_from_str(&q.date, "%Y-%m-%d")
+        .map_err(|_| ApiError::bad_request(format!("date `{}` is not YYYY-MM-DD", q.date)))?;
+    Ok((StatusCode::OK, Json(s.services.reconciliation(&q.org, date).await?)))
+}
