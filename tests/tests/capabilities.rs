@@ -1,6 +1,7 @@
 //! The capabilities of this release, driven through the probe fixture: storage
 //! (persisted, app-scoped, bounded), identity.current, log, and the denials of
-//! the capabilities that are linked but not yet provided.
+//! the personal-data capabilities for a call that serves no subject (the rest
+//! is in `personal_data.rs`).
 
 use serde_json::{Value, json};
 use tongban_registry::Package;
@@ -135,13 +136,14 @@ async fn identity_current_is_the_session_and_attributes_are_guarded() {
     assert_eq!(results[1]["err"]["kind"], "not-granted", "phone is not declared");
     assert!(results[1]["err"]["detail"].as_str().unwrap().contains("phone"));
     assert_eq!(
-        results[2]["err"]["kind"], "unavailable",
-        "declared, but consent is not built yet"
+        results[2]["err"]["kind"], "not-found",
+        "declared, but this call serves no signed-in subject"
     );
+    assert!(results[2]["err"]["detail"].as_str().unwrap().contains("subject"));
 }
 
 #[tokio::test]
-async fn certificates_deny_unregistered_types_and_are_otherwise_unavailable() {
+async fn certificates_deny_unregistered_types_and_issue_only_for_a_real_case() {
     let rt = runtime().await;
     let (results, _) = probe(
         &rt,
@@ -156,7 +158,9 @@ async fn certificates_deny_unregistered_types_and_are_otherwise_unavailable() {
             .unwrap()
             .contains("BUSINESS-LICENCE")
     );
-    assert_eq!(results[1]["err"]["kind"], "unavailable");
+    // Registered, but the call's case C-1 does not exist.
+    assert_eq!(results[1]["err"]["kind"], "not-found");
+    assert!(results[1]["err"]["detail"].as_str().unwrap().contains("C-1"));
 }
 
 #[tokio::test]

@@ -6,5 +6,6 @@ mod capabilities;
 mod contract;
 mod hostile;
 mod market;
+mod personal_data;
 mod sole_proprietor;
 mod support;

@@ -198,11 +198,15 @@ async fn the_whole_lifecycle_on_every_backend() {
         let table = ServingTable::load(m.db()).await.unwrap();
         assert_eq!(table.resolve(app, "330106", "someone-else").unwrap().reason, "active");
 
-        // Version 1.1.0 adds payments: the diff flags it.
+        // Version 1.1.0 adds the cases capability with a follow-on item: the diff flags both.
         let receipt = m
             .publish(
                 &publisher(),
-                &sole_proprietor("1.1.0", Some("payments = { max-amount-fen = 5000 }"), Some(&f.key)),
+                &sole_proprietor(
+                    "1.1.0",
+                    Some("cases = { follow-on = [\"330100-XK-00012-002\"] }"),
+                    Some(&f.key),
+                ),
             )
             .await
             .unwrap();
@@ -214,7 +218,7 @@ async fn the_whole_lifecycle_on_every_backend() {
             .collect();
         assert_eq!(
             added,
-            ["capability/payments", "payments.max-amount-fen"],
+            ["capability/cases", "cases.follow-on/330100-XK-00012-002"],
             "{}",
             f.backend
         );
@@ -222,7 +226,7 @@ async fn the_whole_lifecycle_on_every_backend() {
             &reviewer(),
             app,
             "1.1.0",
-            approve_all(&["capability/payments".into(), "payments.max-amount-fen".into()]),
+            approve_all(&["capability/cases".into(), "cases.follow-on/330100-XK-00012-002".into()]),
         )
         .await
         .unwrap();

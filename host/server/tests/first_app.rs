@@ -192,6 +192,15 @@ fn application(trade_name: &str, key: &str) -> Value {
     })
 }
 
+/// Today's civil date in China Standard Time, `YYYY-MM-DD`.
+fn chrono_today() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    tongban_services::cases::calendar::WorkCalendar::date_of(now).to_string()
+}
+
 /// Wait for `ready` to hold, for at most `seconds`.
 fn eventually(what: &str, seconds: u64, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -459,6 +468,53 @@ fn first_app_path(store: &Store, work: &Path) {
         .collect::<Vec<_>>(),
     );
     assert!(verify.contains("provenance records match"), "{verify}");
+
+    // The fee shows in the accepting org's reconciliation for today (UTC+8).
+    let today = chrono_today();
+    let report = http.get_json(
+        Some(&p.clerk),
+        &format!("/api/v1/payments/reconciliation?org={BUREAU}&date={today}"),
+    );
+    assert_eq!(report["paid_count"], 1, "{report}");
+    assert_eq!(report["paid_fen"], 1000);
+    let (status, _) = http.get(
+        Some(&p.handler),
+        &format!("/api/v1/payments/reconciliation?org={BUREAU}&date={today}"),
+    );
+    assert_eq!(status, 403, "another org's staff do not see the report");
+
+    // A forged provider callback is refused and changes nothing.
+    let forged = format!(r#"{{"event_id":"forged-1","payment_id":"{payment}","status":"failed","at":0}}"#);
+    let mut response = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+        .post(format!("{}/api/v1/payments/callbacks/sandbox", p.server.url))
+        .header("X-Tongban-Signature", "00".repeat(32))
+        .send(forged.as_bytes())
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        403,
+        "{}",
+        response.body_mut().read_to_string().unwrap()
+    );
+    let shown = http.get_json(Some(&p.citizen), &format!("/api/v1/cases/{case}"));
+    assert_eq!(shown["payments"][0]["status"], "success");
+
+    // At the window: the clerk applies for 张三, who is at the counter (代办);
+    // the case is his, on the window channel, and he sees it online.
+    let mut at_window = application("窗口小厨", "window-1");
+    at_window["applicant_id_number"] = json!("330106199003070014");
+    let windowed = http.post_ok(&p.clerk, "/api/v1/applications", &at_window);
+    assert_eq!(windowed["case"]["channel"], "window");
+    assert_eq!(windowed["case"]["on_behalf_of"], "clerk-hz");
+    let window_case = windowed["case"]["id"].as_str().unwrap().to_owned();
+    let mine = http.get_json(Some(&p.citizen), "/api/v1/me/cases");
+    assert!(
+        mine.as_array().unwrap().iter().any(|c| c["id"] == window_case.as_str()),
+        "{mine}"
+    );
 
     // Revoking the consent takes effect on the next call.
     http.post_ok(&p.citizen, &format!("/api/v1/consents/{consent_id}/revoke"), &json!({}));

@@ -180,12 +180,16 @@ fn lifecycle(store: &Store, root: &Path) {
     cli_b.served_soon(&reviewer, "citizen-9", Some("1.0.0"));
 
     // 1.1.0 adds a capability: the diff shows it, the reviewer acknowledges it.
-    let v2 = package_file(&work, "1.1.0", Some("payments = { max-amount-fen = 5000 }"));
+    let v2 = package_file(
+        &work,
+        "1.1.0",
+        Some("cases = { follow-on = [\"330100-XK-00012-002\"] }"),
+    );
     let published = cli.ok(
         Some(&publisher),
         &["app", "publish", &v2, "--key", key.to_str().unwrap()],
     );
-    assert!(published.contains("+ capability/payments"), "{published}");
+    assert!(published.contains("+ capability/cases"), "{published}");
     let shown = cli.ok(Some(&reviewer), &["review", "show", APP, "1.1.0"]);
     assert!(!acks_from_show(&shown).is_empty(), "{shown}");
     approve(&cli, &reviewer, "1.1.0");

@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use tongban_registry::Manifest;
 use tongban_services::certificates::{Certificate as StoredCertificate, CertificateStatus, IssueRequest};
 use tongban_services::consents::certificate_scope;
+use tongban_services::identity::mask_id_number;
 use tongban_services::now_ms;
 use wasmtime::component::{HasData, Linker};
 
@@ -25,6 +26,8 @@ use crate::limits::HostCallBudget;
 
 /// How long an annotated copy made through the capability stays valid.
 pub const COPY_VALID_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+/// Surface fields that hold a resident ID number; apps see them masked.
+pub const ID_NUMBER_FIELDS: &[&str] = &["公民身份号码", "身份证号码", "id-number"];
 /// The field an app may use to set the holder's printed name.
 pub const HOLDER_NAME_FIELD: &str = "holder-name";
 
@@ -86,7 +89,20 @@ impl CertificatesCtx {
             valid_from: c.valid_from.max(0) as u64,
             valid_until: c.valid_until.map(|u| u.max(0) as u64),
             status: status_to_wit(c.status),
-            fields: c.fields,
+            fields: c
+                .fields
+                .into_iter()
+                .map(|(name, value)| {
+                    // ID numbers are only ever released masked, also when
+                    // they are printed on a certificate.
+                    if ID_NUMBER_FIELDS.contains(&name.as_str()) {
+                        let masked = mask_id_number(&value);
+                        (name, masked)
+                    } else {
+                        (name, value)
+                    }
+                })
+                .collect(),
         })
     }
 

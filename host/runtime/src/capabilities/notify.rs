@@ -102,21 +102,30 @@ impl wit::Host for NotifyView<'_> {
             Some(_) => {}
         }
         let answer = self.ctx.send(&to, &template, &params, case.as_deref()).await;
-        // Provenance names the recipient by the handle the app used.
-        let mut scope = self.ctx.scope.clone();
-        scope.handle = to;
-        if let Some(case) = case {
-            scope.case = Some(case);
-        }
-        if let Ok((_, subject)) = &answer {
-            scope.subject = Some(subject.clone());
-        }
-        let outcome = match &answer {
-            Ok(_) => "sent",
-            Err(e) => outcome_of(e),
+        // Provenance names the recipient, by the handle the app used. A
+        // handle that resolves to nobody touched no one's data: no record.
+        let recipient = match &answer {
+            Ok((_, subject)) => Some(subject.clone()),
+            Err(_) => self
+                .ctx
+                .scope
+                .services
+                .resolve_handle(&to, &self.ctx.scope.app)
+                .await
+                .ok(),
         };
-        if scope.subject.is_some()
-            && let Err(e) = scope
+        if let Some(subject) = recipient {
+            let mut scope = self.ctx.scope.clone();
+            scope.handle = to;
+            scope.subject = Some(subject);
+            if let Some(case) = case {
+                scope.case = Some(case);
+            }
+            let outcome = match &answer {
+                Ok(_) => "sent",
+                Err(e) => outcome_of(e),
+            };
+            if let Err(e) = scope
                 .record(
                     "notify.send",
                     vec![format!("notify/{template}")],
@@ -125,8 +134,9 @@ impl wit::Host for NotifyView<'_> {
                     outcome,
                 )
                 .await
-        {
-            return Ok(Err(e));
+            {
+                return Ok(Err(e));
+            }
         }
         Ok(answer.map(|(id, _)| id))
     }

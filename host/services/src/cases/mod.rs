@@ -417,8 +417,9 @@ impl Services {
         Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
     }
 
-    /// An org's intake queue (submitted to it) or handling queue (accepted or
-    /// handling by it), oldest first.
+    /// An org's intake queue (submitted to it), oldest first, or handling
+    /// queue (accepted or handling by it), nearest due date first and cases
+    /// without one last (on both backends: SQLite sorts NULL first).
     pub async fn case_queue(&self, org: &str, intake: bool) -> ServiceResult<Vec<Case>> {
         let sql = if intake {
             format!(
@@ -427,7 +428,7 @@ impl Services {
         } else {
             format!(
                 "SELECT {COLUMNS} FROM cases WHERE handling_org = $1 AND stage IN ('accepted', 'handling')
-                 ORDER BY due_at, submitted_at, id"
+                 ORDER BY due_at IS NULL, due_at, submitted_at, id"
             )
         };
         let rows = sqlx::query(&sql).bind(org).fetch_all(self.db().pool()).await?;
