@@ -156,9 +156,10 @@ impl Services {
     }
 
     /// The person with this resident ID number (a window clerk finds the
-    /// citizen at the counter by their ID card).
+    /// citizen at the counter by their ID card). The final check character X
+    /// matches in either case, however the identity source stored it.
     pub async fn subject_by_id_number(&self, id_number: &str) -> ServiceResult<Subject> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM subjects WHERE id_number = $1"))
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM subjects WHERE UPPER(id_number) = $1"))
             .bind(id_number.trim().to_uppercase())
             .fetch_optional(self.db().pool())
             .await?
