@@ -3,5 +3,8 @@
 
 pub mod api;
 pub mod cli;
+pub mod config;
+pub mod demo;
 pub mod error;
+pub mod metrics;
 pub mod workers;

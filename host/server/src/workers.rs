@@ -89,8 +89,7 @@ async fn deliver_one(state: &AppState, event: &PendingEvent) -> Result<(), Strin
         .await
         .map_err(|e| e.message)?;
     let outcome = state
-        .runtime
-        .call(
+        .call_app(
             &loaded,
             &env,
             Hook::OnEvent {

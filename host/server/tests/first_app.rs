@@ -516,6 +516,24 @@ fn first_app_path(store: &Store, work: &Path) {
         "{mine}"
     );
 
+    // /metrics has the app's figures per version and hook.
+    let (status, metrics) = http.get(None, "/metrics");
+    assert_eq!(status, 200);
+    for hook in ["validate", "submit", "on-event"] {
+        let line = format!("tongban_app_calls_total{{app=\"{APP}\",version=\"1.0.0\",hook=\"{hook}\"}}");
+        assert!(metrics.contains(&line), "{line} missing from:\n{metrics}");
+    }
+    assert!(
+        metrics.contains("tongban_app_call_duration_seconds_bucket"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "tongban_app_errors_total{{app=\"{APP}\",version=\"1.0.0\",hook=\"submit\"}} 1"
+        )),
+        "the refused submission without consent counts as an error value:\n{metrics}"
+    );
+
     // Revoking the consent takes effect on the next call.
     http.post_ok(&p.citizen, &format!("/api/v1/consents/{consent_id}/revoke"), &json!({}));
     let (status, after) = http.post(&p.citizen, "/api/v1/applications", &application("湖畔小厨", "second"));

@@ -160,10 +160,7 @@ pub async fn apply(
         case: None,
     };
     let env = s.call_env(&loaded, call.clone()).await?;
-    let validated = s
-        .runtime
-        .call(&loaded, &env, Hook::Validate { form: form.clone() })
-        .await;
+    let validated = s.call_app(&loaded, &env, Hook::Validate { form: form.clone() }).await;
     match validated.result {
         Ok(HookResult::Validate(Ok(()))) => {}
         Ok(HookResult::Validate(Err(fields))) => return Ok(form_rejected(fields)),
@@ -217,8 +214,7 @@ pub async fn apply(
         )
         .await?;
     let submitted = s
-        .runtime
-        .call(
+        .call_app(
             &loaded,
             &env,
             Hook::Submit {

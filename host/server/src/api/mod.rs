@@ -89,6 +89,17 @@ async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
     axum::Json(ApiDoc::openapi())
 }
 
+/// `GET /metrics`: Prometheus text. Per-app figures only; no personal data.
+async fn metrics(axum::extract::State(s): axum::extract::State<AppState>) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
+}
+
 /// Every route of the API.
 pub fn router(state: AppState) -> Router {
     let upload_limit = state.max_upload_bytes;
@@ -137,6 +148,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/payments/reconciliation", get(payments::reconciliation))
         .route("/api/v1/provenance", get(provenance::list))
         .route("/pay/{id}", get(payments::show).post(payments::decide))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(upload_limit))
         .layer(axum::middleware::map_response(error::envelope_rejections))
         .with_state(state)

@@ -80,8 +80,7 @@ pub async fn validate(
         case: None,
     };
     let outcome = s
-        .runtime
-        .call(
+        .call_app(
             &loaded,
             &env,
             Hook::Validate {

@@ -13,7 +13,7 @@ use tongban_registry::Package;
 use tongban_registry::market::serving::Served;
 use tongban_registry::market::serving::ServingTable;
 use tongban_registry::market::{MarketError, Marketplace};
-use tongban_runtime::{Assurance, CallEnv, Channel, LoadedApp, Runtime, Session, SubjectKind};
+use tongban_runtime::{Assurance, CallEnv, CallOutcome, Channel, Hook, LoadedApp, Runtime, Session, SubjectKind};
 
 use super::error::ApiError;
 
@@ -44,6 +44,8 @@ pub struct AppState {
     pub loaded: Arc<Mutex<HashMap<String, Arc<LoadedApp>>>>,
     /// The largest package upload, in bytes.
     pub max_upload_bytes: usize,
+    /// Per-app call figures for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -56,6 +58,7 @@ impl AppState {
             serving: Arc::new(ArcSwap::from_pointee(table)),
             loaded: Arc::new(Mutex::new(HashMap::new())),
             max_upload_bytes,
+            metrics: crate::metrics::Metrics::new(),
         };
         Ok(state)
     }
@@ -92,6 +95,20 @@ impl AppState {
         })?;
         let loaded = self.loaded_app(&served.package_digest).await?;
         Ok((served, loaded))
+    }
+
+    /// Run one hook of a loaded app and record it in the metrics. Every hook
+    /// call the server makes goes through here.
+    pub async fn call_app(&self, app: &LoadedApp, env: &CallEnv, hook: Hook) -> CallOutcome {
+        let name = hook.name();
+        let outcome = self.runtime.call(app, env, hook).await;
+        self.metrics.record(
+            &app.manifest.app.id,
+            &app.manifest.app.version.to_string(),
+            name,
+            &outcome,
+        );
+        outcome
     }
 
     /// The environment of a hook call for a subject: the app sees its

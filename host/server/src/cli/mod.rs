@@ -2,7 +2,7 @@
 //! shape: parse arguments (clap), do the work, print, return an exit code.
 
 mod admin;
-mod app_build;
+pub(crate) mod app_build;
 mod app_check;
 mod app_new;
 mod app_publish;

@@ -1,6 +1,8 @@
-//! `tongban serve`: the platform server. Today it serves the marketplace API
-//! and the serving table; the web pages and `--demo` arrive with the server
-//! release.
+//! `tongban serve`: the platform server: the API, the hosted pay page,
+//! `/metrics`, the serving table and the background workers. Settings come
+//! from flags, then the `--config` file, then the embedded defaults
+//! (`crate::config`). Ctrl-C or SIGTERM stops accepting connections and lets
+//! in-flight requests finish.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -15,16 +17,26 @@ use tongban_store::{BlobStore, Database};
 
 use super::StoreArgs;
 use crate::api::{self, AppState};
+use crate::config::{ServeConfig, given};
 use crate::error::CliError;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The address to listen on.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080", env = "TONGBAN_LISTEN")]
-    listen: SocketAddr,
-    /// The largest package upload, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 32)]
-    max_upload_mib: usize,
+    /// The address to listen on (default 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR", env = "TONGBAN_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// A TOML file of settings (listen, data-dir, database-url, blob-url,
+    /// max-upload-mib, holidays, [smtp]); flags override it.
+    #[arg(long, value_name = "FILE", env = "TONGBAN_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    /// Seed the demo: a province, two cities and their bureaus, one account
+    /// per role, demo citizens, and the example apps published through the
+    /// real review path; prints the address and the demo logins.
+    #[arg(long)]
+    demo: bool,
+    /// The largest package upload, in MiB (default 32).
+    #[arg(long, value_name = "MIB")]
+    max_upload_mib: Option<usize>,
     /// The working-day calendar (TOML: `holidays`, `working-weekends`) for due
     /// dates; default: the calendar the platform ships with.
     #[arg(long, value_name = "FILE", env = "TONGBAN_HOLIDAYS")]
@@ -33,41 +45,116 @@ pub struct ServeArgs {
     /// messages go to the in-app inbox only.
     #[arg(long, value_name = "HOST:PORT", env = "TONGBAN_SMTP")]
     smtp: Option<String>,
-    /// The sender address of notification email.
-    #[arg(
-        long,
-        value_name = "ADDRESS",
-        env = "TONGBAN_SMTP_FROM",
-        default_value = "通办 Tongban <noreply@tongban.localhost>"
-    )]
-    smtp_from: String,
+    /// The sender address of notification email (default
+    /// `通办 Tongban <noreply@tongban.localhost>`).
+    #[arg(long, value_name = "ADDRESS", env = "TONGBAN_SMTP_FROM")]
+    smtp_from: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
 }
 
+/// The default listening address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The default upload limit, in MiB.
+pub const DEFAULT_MAX_UPLOAD_MIB: usize = 32;
+/// The default sender of notification email.
+pub const DEFAULT_SMTP_FROM: &str = "通办 Tongban <noreply@tongban.localhost>";
+
+/// Merge the flags over the file over the defaults.
+fn merge(mut args: ServeArgs) -> Result<ServeArgs, CliError> {
+    let file = match &args.config {
+        Some(path) => ServeConfig::read(path)?,
+        None => ServeConfig::default(),
+    };
+    args.listen = args
+        .listen
+        .or(file.listen)
+        .or(Some(DEFAULT_LISTEN.parse().expect("a valid address")));
+    args.max_upload_mib = args
+        .max_upload_mib
+        .or(file.max_upload_mib)
+        .or(Some(DEFAULT_MAX_UPLOAD_MIB));
+    args.holidays = args.holidays.or(file.holidays);
+    if args.smtp.is_none() {
+        args.smtp = file.smtp.as_ref().map(|s| s.server.clone());
+    }
+    args.smtp_from = args
+        .smtp_from
+        .or(file.smtp.and_then(|s| s.from))
+        .or(Some(DEFAULT_SMTP_FROM.into()));
+    args.store.database_url = args.store.database_url.or(file.database_url);
+    args.store.blob_url = args.store.blob_url.or(file.blob_url);
+    if let Some(dir) = file.data_dir
+        && !given("--data-dir", "TONGBAN_DATA_DIR")
+    {
+        args.store.data_dir = dir;
+    }
+    Ok(args)
+}
+
 pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
+    let args = merge(args)?;
+    let listen = args.listen.expect("merged");
+    let max_upload_mib = args.max_upload_mib.expect("merged");
     let tokio = super::tokio_runtime()?;
     tokio.block_on(async {
         let config = services_config(&args)?;
-        let state = open_state_with(&args.store, args.max_upload_mib * 1024 * 1024, config).await?;
+        let state = open_state_with(&args.store, max_upload_mib * 1024 * 1024, config).await?;
+        let logins = if args.demo {
+            Some(crate::demo::seed(&state, &args.store.data_dir).await?)
+        } else {
+            None
+        };
         tokio::spawn(state.clone().follow_serving_epoch());
         tokio::spawn(crate::workers::deliver_case_events(state.clone()));
         tokio::spawn(crate::workers::deliver_email(state.clone()));
-        let listener = tokio::net::TcpListener::bind(args.listen)
+        let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .map_err(|e| CliError::Platform(format!("cannot listen on {}: {e}", args.listen)))?;
+            .map_err(|e| CliError::Platform(format!("cannot listen on {listen}: {e}")))?;
         let address = listener.local_addr().map_err(|e| CliError::Platform(e.to_string()))?;
         println!("通办 Tongban 正在运行 / serving on http://{address}");
         println!("  API        http://{address}/api/v1/");
         println!("  OpenAPI    http://{address}/api/v1/openapi.json");
+        if let Some(logins) = logins {
+            println!("演示账号 / demo accounts (API tokens for the CLI and the API; TONGBAN_TOKEN=...):");
+            for (id, name, role, token) in &logins.tokens {
+                println!("  {id:<13} {role:<17} {name:<14} {token}");
+            }
+            println!(
+                "示例应用 / example app: {} in region {}",
+                "cn.gov.hz.amr.sole-proprietor",
+                crate::demo::REGION
+            );
+        }
         axum::serve(listener, api::router(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
+            .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(|e| CliError::Platform(format!("the server failed: {e}")))?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Ctrl-C, or SIGTERM from a service manager.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: no new connections; in-flight requests finish");
 }
 
 /// The services' configuration from the flags.
@@ -86,7 +173,8 @@ fn services_config(args: &ServeArgs) -> Result<ServicesConfig, CliError> {
                 .rsplit_once(':')
                 .and_then(|(h, p)| p.parse::<u16>().ok().map(|p| (h.to_owned(), p)))
                 .ok_or_else(|| CliError::usage(format!("--smtp `{address}` is not HOST:PORT")))?;
-            let settings = SmtpSettings::new(host, port, args.smtp_from.clone());
+            let from = args.smtp_from.clone().unwrap_or_else(|| DEFAULT_SMTP_FROM.into());
+            let settings = SmtpSettings::new(host, port, from);
             settings.check().map_err(|e| CliError::usage(e.to_string()))?;
             Some(settings)
         }

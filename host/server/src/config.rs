@@ -1,0 +1,107 @@
+//! The server's typed configuration file (`tongban serve --config FILE`, or
+//! `TONGBAN_CONFIG`). Every setting is optional; a flag (or its environment
+//! variable) given on the command line overrides the file, and what neither
+//! sets takes the embedded default: SQLite and blobs under `./data`, listening
+//! on `127.0.0.1:8080`.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! data-dir = "/var/lib/tongban"
+//! database-url = "postgres://tongban@db/tongban"
+//! blob-url = "s3://tongban-packages/prod"
+//! max-upload-mib = 32
+//! holidays = "/etc/tongban/calendar-2026.toml"
+//!
+//! [smtp]
+//! server = "smtp.example.gov.cn:25"
+//! from = "通办 Tongban <noreply@example.gov.cn>"
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::CliError;
+
+/// The file, as typed settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServeConfig {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub blob_url: Option<String>,
+    pub max_upload_mib: Option<usize>,
+    pub holidays: Option<PathBuf>,
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// `[smtp]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SmtpConfig {
+    /// `HOST:PORT`.
+    pub server: String,
+    pub from: Option<String>,
+}
+
+impl ServeConfig {
+    /// Read and check a file; the error names the file and the problem.
+    pub fn read(path: &Path) -> Result<ServeConfig, CliError> {
+        let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
+        ServeConfig::parse(&text).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
+    }
+
+    /// Parse the text of a file.
+    pub fn parse(text: &str) -> Result<ServeConfig, String> {
+        let config: ServeConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        if config.max_upload_mib == Some(0) {
+            return Err("max-upload-mib must be at least 1".into());
+        }
+        Ok(config)
+    }
+}
+
+/// Whether a flag was given on the command line or through its environment
+/// variable (so it overrides the file even when it equals the default).
+pub fn given(flag: &str, env: &str) -> bool {
+    std::env::var_os(env).is_some()
+        || std::env::args_os().any(|a| {
+            let a = a.to_string_lossy();
+            a == flag || a.starts_with(&format!("{flag}="))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_file_parses_into_typed_settings() {
+        let config = ServeConfig::parse(
+            r#"
+            listen = "127.0.0.1:9000"
+            data-dir = "/srv/tongban"
+            max-upload-mib = 8
+            [smtp]
+            server = "127.0.0.1:2525"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.listen, Some("127.0.0.1:9000".parse().unwrap()));
+        assert_eq!(config.data_dir, Some(PathBuf::from("/srv/tongban")));
+        assert_eq!(config.max_upload_mib, Some(8));
+        assert_eq!(config.smtp.unwrap().server, "127.0.0.1:2525");
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let err = ServeConfig::parse("lisen = \"127.0.0.1:1\"").unwrap_err();
+        assert!(err.contains("lisen"), "a misspelt key is named: {err}");
+        let err = ServeConfig::parse("listen = \"nowhere\"").unwrap_err();
+        assert!(err.contains("listen"), "{err}");
+        let err = ServeConfig::parse("max-upload-mib = 0").unwrap_err();
+        assert!(err.contains("max-upload-mib"), "{err}");
+    }
+}

@@ -1,0 +1,127 @@
+//! `/metrics` in the Prometheus text format: per app, version and hook, the
+//! calls, the error values apps returned, the traps and limit breaches, the
+//! fuel burnt, and a latency histogram. Every hook call the server makes goes
+//! through [`crate::api::AppState::call_app`], which records it here.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tongban_runtime::{CallError, CallOutcome, HookResult};
+
+/// Which app call a figure is about.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    pub app: String,
+    pub version: String,
+    pub hook: String,
+}
+
+/// A trap, with its kind: `trap`, `host`, or the limit that was hit.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TrapLabels {
+    pub app: String,
+    pub version: String,
+    pub hook: String,
+    pub kind: String,
+}
+
+/// The server's metrics.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    calls: Family<CallLabels, Counter>,
+    errors: Family<CallLabels, Counter>,
+    traps: Family<TrapLabels, Counter>,
+    fuel: Family<CallLabels, Counter>,
+    latency: Family<CallLabels, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("tongban_app");
+        let calls = Family::<CallLabels, Counter>::default();
+        let errors = Family::<CallLabels, Counter>::default();
+        let traps = Family::<TrapLabels, Counter>::default();
+        let fuel = Family::<CallLabels, Counter>::default();
+        // 0.5 ms to about 8 s, doubling.
+        let latency = Family::<CallLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 15))
+        });
+        registry.register("calls", "Hook calls of an app version", calls.clone());
+        registry.register(
+            "errors",
+            "Hook calls that returned an error value or field errors",
+            errors.clone(),
+        );
+        registry.register(
+            "traps",
+            "Hook calls stopped by a trap, a limit breach or a host failure",
+            traps.clone(),
+        );
+        registry.register("fuel", "Fuel consumed, when fuel is metered", fuel.clone());
+        registry.register("call_duration_seconds", "Wall time of hook calls", latency.clone());
+        Metrics {
+            registry: Arc::new(registry),
+            calls,
+            errors,
+            traps,
+            fuel,
+            latency,
+        }
+    }
+
+    /// Record one call.
+    pub fn record(&self, app: &str, version: &str, hook: &str, outcome: &CallOutcome) {
+        let labels = CallLabels {
+            app: app.into(),
+            version: version.into(),
+            hook: hook.into(),
+        };
+        self.calls.get_or_create(&labels).inc();
+        self.latency
+            .get_or_create(&labels)
+            .observe(outcome.report.wall_time.as_secs_f64());
+        if let Some(fuel) = outcome.report.fuel_used {
+            self.fuel.get_or_create(&labels).inc_by(fuel);
+        }
+        match &outcome.result {
+            Ok(HookResult::Validate(Err(_)) | HookResult::Submit(Err(_)) | HookResult::OnEvent(Err(_))) => {
+                self.errors.get_or_create(&labels).inc();
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let kind = match e {
+                    CallError::Limit { kind, .. } => kind.to_string(),
+                    CallError::Trap(_) => "trap".into(),
+                    CallError::Host(_) => "host".into(),
+                };
+                self.traps
+                    .get_or_create(&TrapLabels {
+                        app: labels.app,
+                        version: labels.version,
+                        hook: labels.hook,
+                        kind,
+                    })
+                    .inc();
+            }
+        }
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+}
