@@ -28,6 +28,9 @@ pub const ORGS: &[(&str, &str, &str)] = &[
     ("11330200002489910G", "宁波市市场监督管理局", "330200"),
 ];
 
+/// The password of every demo account (a demo only; never for real data).
+pub const DEMO_PASSWORD: &str = "tongban-demo";
+
 /// The bureau that publishes the example apps, and its namespace.
 pub const PUBLISHER_ORG: &str = "113301000024891238";
 pub const NAMESPACE: &str = "cn.gov.hz.amr";
@@ -178,10 +181,12 @@ pub async fn seed(state: &AppState, data_dir: &Path) -> Result<DemoLogins, CliEr
             region: account.region.map(str::to_owned),
             subject: account.subject.map(str::to_owned),
         };
-        if let Err(e) = accounts::create_user(db, &system, &user).await
-            && !already(&e)
-        {
-            return Err(platform(e));
+        match accounts::create_user(db, &system, &user).await {
+            Ok(()) => tongban_registry::market::sessions::set_password(db, &system, account.id, DEMO_PASSWORD)
+                .await
+                .map_err(platform)?,
+            Err(e) if already(&e) => {}
+            Err(e) => return Err(platform(e)),
         }
     }
 

@@ -7,4 +7,5 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod metrics;
+pub mod web;
 pub mod workers;

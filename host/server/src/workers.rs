@@ -15,8 +15,12 @@ use crate::api::state::CallFor;
 
 /// How often the outbox is polled when it was empty.
 pub const OUTBOX_POLL: Duration = Duration::from_millis(100);
-/// How long a claimed event is reserved for the node that claimed it.
-pub const OUTBOX_LEASE_MS: i64 = 30_000;
+/// How long a claimed event is reserved for the node that claimed it: longer
+/// than the longest hook call (the platform's maximum timeout plus the host's
+/// grace), so a live node is never overtaken, and short enough that the
+/// events of a node that died are picked up again within seconds.
+pub const OUTBOX_LEASE_MS: i64 =
+    tongban_registry::platform::MAX_TIMEOUT_MS as i64 + tongban_runtime::call::HOST_GRACE.as_millis() as i64 + 4_500;
 /// How often pending email is looked for.
 pub const EMAIL_POLL: Duration = Duration::from_secs(2);
 

@@ -603,7 +603,8 @@ fn outbox_across_a_restart(store: &Store, work: &Path) {
     // Restart: every event is delivered, each exactly once.
     let server = start_server(store, "node-a", &[]);
     let http = Http::new(&server.url);
-    eventually("an empty outbox", 20, || {
+    // Events the killed server had claimed wait out their lease (15 s).
+    eventually("an empty outbox", 60, || {
         tokio.block_on(services.pending_case_events()).unwrap() == 0
     });
     let inbox = http.get_json(Some(&citizen), "/api/v1/me/inbox");

@@ -17,6 +17,7 @@ pub mod orgs;
 pub mod publish;
 pub mod review;
 pub mod serving;
+pub mod sessions;
 
 pub use error::MarketError;
 

@@ -23,7 +23,7 @@ use super::error::ApiError;
 use super::state::{AppState, CallFor};
 
 /// An application.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct Application {
     /// The 6-digit region the applicant is served in.
     pub region: String,
@@ -98,28 +98,42 @@ fn form_rejected(fields: Vec<FieldError>) -> axum::response::Response {
         .into_response()
 }
 
-#[utoipa::path(post, path = "/api/v1/applications", request_body = Application, responses((status = 201, description = "the case"), (status = 200, description = "the case this submission key opened before"), (status = 422, description = "the form's problems, by field")))]
-pub async fn apply(
-    State(s): State<AppState>,
-    caller: Caller,
-    Json(body): Json<Application>,
-) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
-    let actor = &caller.0;
-    let (subject, channel, on_behalf_of, clerk_org) = match actor.role {
-        Role::Citizen => (caller.citizen()?.to_owned(), Channel::Web, None, None),
-        Role::WindowClerk => {
-            let org = caller.staff(&[Role::WindowClerk])?.to_owned();
+/// Why an application was not taken.
+pub enum Refusal {
+    /// The form's problems, by field (schema or the app's `validate`).
+    Fields(Vec<FieldError>),
+    /// Anything else, as the API answers it.
+    Api(ApiError),
+}
+
+impl From<ApiError> for Refusal {
+    fn from(e: ApiError) -> Refusal {
+        Refusal::Api(e)
+    }
+}
+
+impl From<tongban_services::ServiceError> for Refusal {
+    fn from(e: tongban_services::ServiceError) -> Refusal {
+        Refusal::Api(e.into())
+    }
+}
+
+/// Take an application, the one path for the API and the web form: who
+/// applies (a citizen, or a window clerk for a citizen at the counter), the
+/// item's JSON Schema, the app's `validate`, the case, the app's `submit`,
+/// and an instant item's decision by rule.
+pub async fn submit_application(s: &AppState, actor: &CaseActor, body: &Application) -> Result<Applied, Refusal> {
+    let (subject, channel, on_behalf_of, clerk_org) = match (actor.role, &actor.subject, &actor.org) {
+        (Role::Citizen, Some(subject), _) => (subject.clone(), Channel::Web, None, None),
+        (Role::WindowClerk, _, Some(org)) => {
             let id_number = body.applicant_id_number.as_deref().ok_or_else(|| {
                 ApiError::bad_request("a window clerk applies for a citizen: give applicant_id_number")
             })?;
             let person = s.services.subject_by_id_number(id_number).await?;
-            (person.id, Channel::Window, Some(actor.user.clone()), Some(org))
+            (person.id, Channel::Window, Some(actor.user.clone()), Some(org.clone()))
         }
         _ => {
-            return Err(ApiError::forbidden(
-                "applications are made by citizens, or by window clerks for them",
-            ));
+            return Err(ApiError::forbidden("applications are made by citizens, or by window clerks for them").into());
         }
     };
     let (served, loaded) = s.serving_app(&body.region, &body.app, &subject).await?;
@@ -135,12 +149,13 @@ pub async fn apply(
             "the form is {} bytes; at most {}",
             form.len(),
             tongban_services::cases::MAX_FORM_BYTES
-        )));
+        ))
+        .into());
     }
     if let Some(schema) = loaded.forms.get(&item.code) {
         let violations = schema_violations(schema, &form).map_err(|e| ApiError::bad_request(e.to_string()))?;
         if !violations.is_empty() {
-            return Ok(form_rejected(
+            return Err(Refusal::Fields(
                 violations
                     .into_iter()
                     .map(|v| FieldError {
@@ -163,9 +178,9 @@ pub async fn apply(
     let validated = s.call_app(&loaded, &env, Hook::Validate { form: form.clone() }).await;
     match validated.result {
         Ok(HookResult::Validate(Ok(()))) => {}
-        Ok(HookResult::Validate(Err(fields))) => return Ok(form_rejected(fields)),
-        Ok(_) => return Err(app_failed("validate answered for another hook")),
-        Err(e) => return Err(app_failed(&e.to_string())),
+        Ok(HookResult::Validate(Err(fields))) => return Err(Refusal::Fields(fields)),
+        Ok(_) => return Err(app_failed("validate answered for another hook").into()),
+        Err(e) => return Err(app_failed(&e.to_string()).into()),
     }
     let (case, created) = s
         .services
@@ -193,16 +208,12 @@ pub async fn apply(
         .await?;
     if !created {
         let payments = s.services.payments_of_case(&case.id).await?;
-        return Ok((
-            StatusCode::OK,
-            Json(Applied {
-                case,
-                created,
-                outcome: None,
-                payments: payments.into_iter().map(PaymentView::of).collect(),
-            }),
-        )
-            .into_response());
+        return Ok(Applied {
+            case,
+            created,
+            outcome: None,
+            payments: payments.into_iter().map(PaymentView::of).collect(),
+        });
     }
     let env = s
         .call_env(
@@ -226,7 +237,7 @@ pub async fn apply(
     let outcome = match submitted.result {
         Ok(HookResult::Submit(Ok(outcome))) => outcome,
         Ok(HookResult::Submit(Err(e))) => {
-            discard(&s, &case.id).await;
+            discard(s, &case.id).await;
             return Err(ApiError {
                 status: if e.kind == "consent-required" {
                     StatusCode::PRECONDITION_REQUIRED
@@ -238,15 +249,16 @@ pub async fn apply(
                     "{} 拒绝了申请 / refused the application: {}: {}",
                     manifest.app.id, e.kind, e.detail
                 ),
-            });
+            }
+            .into());
         }
         Ok(_) => {
-            discard(&s, &case.id).await;
-            return Err(app_failed("submit answered for another hook"));
+            discard(s, &case.id).await;
+            return Err(app_failed("submit answered for another hook").into());
         }
         Err(e) => {
-            discard(&s, &case.id).await;
-            return Err(app_failed(&e.to_string()));
+            discard(s, &case.id).await;
+            return Err(app_failed(&e.to_string()).into());
         }
     };
     let rule = match &outcome {
@@ -267,16 +279,33 @@ pub async fn apply(
         None => case,
     };
     let payments = s.services.payments_of_case(&case.id).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Applied {
-            case,
-            created,
-            outcome: Some(outcome),
-            payments: payments.into_iter().map(PaymentView::of).collect(),
-        }),
-    )
-        .into_response())
+    Ok(Applied {
+        case,
+        created,
+        outcome: Some(outcome),
+        payments: payments.into_iter().map(PaymentView::of).collect(),
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/applications", request_body = Application, responses((status = 201, description = "the case"), (status = 200, description = "the case this submission key opened before"), (status = 422, description = "the form's problems, by field")))]
+pub async fn apply(
+    State(s): State<AppState>,
+    caller: Caller,
+    Json(body): Json<Application>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    match submit_application(&s, &caller.0, &body).await {
+        Ok(applied) => {
+            let status = if applied.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok((status, Json(applied)).into_response())
+        }
+        Err(Refusal::Fields(fields)) => Ok(form_rejected(fields)),
+        Err(Refusal::Api(e)) => Err(e),
+    }
 }
 
 async fn discard(s: &AppState, case: &str) {

@@ -122,11 +122,13 @@ impl IntoResponse for ApiError {
 /// Turn axum's own rejections (bad JSON, oversized bodies) into the envelope.
 pub async fn envelope_rejections(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
+    // Answers that already have a body of their own (the API's JSON, the
+    // pages' HTML) pass; axum's plain-text rejections get the envelope.
+    let own_body = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || own_body {
         return response;
     }
     let (code, default_message) = match status {

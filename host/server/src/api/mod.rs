@@ -149,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/provenance", get(provenance::list))
         .route("/pay/{id}", get(payments::show).post(payments::decide))
         .route("/metrics", get(metrics))
+        .merge(crate::web::router())
         .layer(DefaultBodyLimit::max(upload_limit))
         .layer(axum::middleware::map_response(error::envelope_rejections))
         .with_state(state)

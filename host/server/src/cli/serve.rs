@@ -116,17 +116,22 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         println!("  API        http://{address}/api/v1/");
         println!("  OpenAPI    http://{address}/api/v1/openapi.json");
         if let Some(logins) = logins {
-            println!("演示账号 / demo accounts (API tokens for the CLI and the API; TONGBAN_TOKEN=...):");
+            println!(
+                "演示账号 / demo accounts: sign in at http://{address}/login with the password `{}`; the API tokens are for the CLI (TONGBAN_TOKEN=...):",
+                crate::demo::DEMO_PASSWORD
+            );
             for (id, name, role, token) in &logins.tokens {
                 println!("  {id:<13} {role:<17} {name:<14} {token}");
             }
             println!(
-                "示例应用 / example app: {} in region {}",
-                "cn.gov.hz.amr.sole-proprietor",
+                "示例应用 / example app: cn.gov.hz.amr.sole-proprietor in region {}",
                 crate::demo::REGION
             );
         }
-        axum::serve(listener, api::router(state))
+        axum::serve(
+            listener,
+            api::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
             .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(|e| CliError::Platform(format!("the server failed: {e}")))?;

@@ -1,0 +1,126 @@
+//! Sign in and out. Passwords are checked with argon2id; failures are counted
+//! per account and per client address (429 after too many); the session
+//! cookie is HttpOnly and SameSite=Lax.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use tongban_registry::market::sessions::{self, SignInError};
+
+use super::layout::{Problem, page};
+use super::session::{PageLang, SESSION_COOKIE, WebUser, cookie};
+use crate::api::AppState;
+
+/// Only local paths are followed after sign-in (no open redirect).
+fn safe_next(next: Option<&String>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.clone(),
+        _ => "/".into(),
+    }
+}
+
+fn form(lang: super::layout::Lang, next: &str, user: &str, problems: &[Problem], status: StatusCode) -> Response {
+    let body = html! {
+        form method="post" action="/login" novalidate {
+            input type="hidden" name="next" value=(next);
+            label for="user" { (lang.t("账号", "Account")) }
+            input id="user" name="user" type="text" autocomplete="username" required value=(user);
+            label for="password" { (lang.t("密码", "Password")) }
+            input id="password" name="password" type="password" autocomplete="current-password" required;
+            div { button type="submit" { (lang.t("登录", "Sign in")) } }
+        }
+    };
+    (status, page(lang, None, lang.t("登录", "Sign in"), problems, body)).into_response()
+}
+
+/// `GET /login`.
+pub async fn page_handler(lang: PageLang, Query(q): Query<HashMap<String, String>>) -> Response {
+    let next = safe_next(q.get("next"));
+    lang.respond(form(lang.lang, &next, "", &[], StatusCode::OK))
+}
+
+/// `POST /login`.
+pub async fn submit(
+    State(s): State<AppState>,
+    lang: PageLang,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    let l = lang.lang;
+    let user = f.get("user").map(|u| u.trim().to_owned()).unwrap_or_default();
+    let password = f.get("password").cloned().unwrap_or_default();
+    let next = safe_next(f.get("next"));
+    if user.is_empty() || password.is_empty() || user.len() > 64 {
+        let problems = vec![Problem {
+            field_id: if user.is_empty() {
+                "user".into()
+            } else {
+                "password".into()
+            },
+            message: l.t("请输入账号和密码", "Enter your account and password").into(),
+        }];
+        return form(l, &next, &user, &problems, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    match sessions::sign_in(s.market.db(), &user, &password, &peer.ip().to_string()).await {
+        Ok(Ok((token, _))) => {
+            let mut response = Redirect::to(&next).into_response();
+            if let Ok(value) = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax").parse() {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Ok(Err(SignInError::Refused)) => {
+            let problems = vec![Problem {
+                field_id: "user".into(),
+                message: l.t("账号或密码不正确", "The account or password is wrong").into(),
+            }];
+            form(l, &next, &user, &problems, StatusCode::UNAUTHORIZED)
+        }
+        Ok(Err(SignInError::Limited { retry_after_s })) => {
+            let problems = vec![Problem {
+                field_id: "user".into(),
+                message: format!(
+                    "{} {}",
+                    l.t(
+                        "登录失败次数过多，请稍后再试（秒）：",
+                        "Too many failed sign-ins; try again after (seconds):"
+                    ),
+                    retry_after_s
+                ),
+            }];
+            let mut response = form(l, &next, &user, &problems, StatusCode::TOO_MANY_REQUESTS);
+            if let Ok(value) = retry_after_s.to_string().parse() {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
+        Err(e) => crate::api::error::ApiError::from(e).into_response(),
+    }
+}
+
+/// `POST /logout`.
+pub async fn logout(
+    State(s): State<AppState>,
+    user: WebUser,
+    headers: HeaderMap,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Err(refused) = user.check_csrf(&f) {
+        return refused;
+    }
+    if let Some(token) = cookie(&headers, SESSION_COOKIE)
+        && let Err(e) = sessions::sign_out(s.market.db(), token).await
+    {
+        return crate::api::error::ApiError::from(e).into_response();
+    }
+    let mut response = Redirect::to("/login").into_response();
+    if let Ok(value) = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0").parse() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}

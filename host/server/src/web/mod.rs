@@ -1,0 +1,50 @@
+//! The web pages: server-rendered HTML (maud), Chinese first with English
+//! selectable (`?lang=en`, kept in a cookie), working without JavaScript.
+//! Every page is in [`router`]; each handler is thin like the API's (extract,
+//! authorize, act, respond) and calls the same services.
+//!
+//! - [`session`]: the signed-in user from the session cookie, and the CSRF
+//!   check every form post goes through.
+//! - [`layout`]: the page shell (`lang`, skip link, navigation by role, error
+//!   summary) and the language.
+//! - [`login`]: sign in (argon2, rate-limited) and out.
+//! - [`citizen`]: services of my region, consent, apply (a form rendered from
+//!   the item's JSON Schema, prefilled under consent), my cases, wallet,
+//!   consents, inbox.
+//! - [`staff`]: the intake and handling queues of a clerk's or handler's org.
+
+// Page helpers return an early `Response` (a redirect, a refusal) as their
+// error, the way axum rejections work; boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
+pub mod citizen;
+pub mod form;
+pub mod layout;
+pub mod login;
+pub mod session;
+pub mod staff;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::api::AppState;
+
+/// Every page.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(citizen::home))
+        .route("/login", get(login::page_handler).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/services/{app}", get(citizen::service))
+        .route("/services/{app}/consent", post(citizen::consent))
+        .route("/services/{app}/apply", post(citizen::apply))
+        .route("/my/cases", get(citizen::cases))
+        .route("/my/cases/{id}", get(citizen::case))
+        .route("/my/wallet", get(citizen::wallet))
+        .route("/my/wallet/{id}/copy", get(citizen::copy))
+        .route("/my/consents", get(citizen::consents))
+        .route("/my/consents/{id}/revoke", post(citizen::revoke))
+        .route("/my/inbox", get(citizen::inbox))
+        .route("/work", get(staff::queues))
+        .route("/work/cases/{id}", get(staff::case).post(staff::step))
+}

@@ -1,0 +1,151 @@
+//! Who is signed in. The `tb_session` cookie (HttpOnly, SameSite=Lax) holds a
+//! random token; the database holds its hash. A page that needs a signed-in
+//! user redirects anonymous visitors to `/login`; every form post carries the
+//! session's CSRF token and is refused without it.
+
+use std::collections::HashMap;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use tongban_registry::market::Actor;
+use tongban_registry::market::sessions;
+use tongban_services::cases::CaseActor;
+
+use super::layout::Lang;
+use crate::api::AppState;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "tb_session";
+
+/// A cookie's value from the request headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The signed-in user of a page request.
+#[derive(Debug, Clone)]
+pub struct WebUser {
+    pub actor: Actor,
+    pub subject: Option<String>,
+    pub display_name: String,
+    pub csrf: String,
+}
+
+impl WebUser {
+    /// The user as the case services know them.
+    pub fn case_actor(&self) -> CaseActor {
+        CaseActor {
+            user: self.actor.user.clone(),
+            role: self.actor.role,
+            org: self.actor.org.clone(),
+            subject: self.subject.clone(),
+        }
+    }
+
+    /// Refuse a form post whose CSRF token is missing or wrong.
+    pub fn check_csrf(&self, form: &HashMap<String, String>) -> Result<(), Response> {
+        match form.get("csrf") {
+            Some(token) if constant_time_eq(token.as_bytes(), self.csrf.as_bytes()) => Ok(()),
+            _ => Err((
+                StatusCode::FORBIDDEN,
+                "表单已失效，请返回重新提交 / the form has expired or did not come from this site; go back and submit it again",
+            )
+                .into_response()),
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The session of a request, if any.
+pub async fn current(parts: &Parts, state: &AppState) -> Result<Option<WebUser>, Response> {
+    let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let found = sessions::session(state.market.db(), token)
+        .await
+        .map_err(|e| crate::api::error::ApiError::from(e).into_response())?;
+    Ok(found.map(|s| WebUser {
+        actor: s.actor,
+        subject: s.subject,
+        display_name: s.display_name,
+        csrf: s.csrf,
+    }))
+}
+
+impl FromRequestParts<AppState> for WebUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match current(parts, state).await? {
+            Some(user) => Ok(user),
+            None => {
+                let back = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+                let next: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
+                Err(Redirect::to(&format!("/login?next={next}")).into_response())
+            }
+        }
+    }
+}
+
+/// The visitor of a public page: signed in or not.
+pub struct Visitor(pub Option<WebUser>);
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Visitor(current(parts, state).await?))
+    }
+}
+
+/// The page language of a request, and whether `?lang=` chose it (then the
+/// response remembers it in a cookie).
+pub struct PageLang {
+    pub lang: Lang,
+    chosen: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PageLang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "lang")
+                .map(|(_, v)| v.into_owned())
+        });
+        Ok(PageLang {
+            lang: Lang::from_request(&parts.headers, query.as_deref()),
+            chosen: query.is_some(),
+        })
+    }
+}
+
+impl PageLang {
+    /// A page response, remembering a chosen language.
+    pub fn respond(&self, page: impl IntoResponse) -> Response {
+        let mut response = page.into_response();
+        if self.chosen
+            && let Ok(value) = format!(
+                "tb_lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
+                if self.lang == Lang::En { "en" } else { "zh" }
+            )
+            .parse()
+        {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+        response
+    }
+}
