@@ -53,34 +53,63 @@ pub async fn deliver_case_events(state: AppState) {
     }
 }
 
-/// Claim and deliver one batch; the number of events handled.
+/// Why a delivery did not happen.
+enum NotDelivered {
+    /// No version of the app serves the case now (halted, revoked): the event
+    /// waits, and the wait does not count as a failed attempt.
+    NotServed(String),
+    /// The app or the host failed.
+    Failed(String),
+}
+
+/// Claim and deliver one event at a time (so the lease, which covers one
+/// hook call, is never outlived by a queue behind it); the number handled.
 pub async fn deliver_batch(state: &AppState) -> Result<usize, tongban_services::ServiceError> {
-    let events = state.services.claim_case_events(16, OUTBOX_LEASE_MS).await?;
-    for event in &events {
-        match deliver_one(state, event).await {
+    let mut handled = 0;
+    while handled < 16 {
+        let Some(event) = state.services.claim_case_events(1, OUTBOX_LEASE_MS).await?.pop() else {
+            break;
+        };
+        handled += 1;
+        match deliver_one(state, &event).await {
             Ok(()) => state.services.mark_event_delivered(&event.case, event.seq).await?,
-            Err(why) => {
+            Err(NotDelivered::NotServed(why)) => {
+                tracing::info!(case = %event.case, seq = event.seq, %why, "case event waits for a serving version");
+                state.services.mark_event_waiting(&event, &why).await?;
+            }
+            Err(NotDelivered::Failed(why)) => {
                 tracing::warn!(case = %event.case, seq = event.seq, kind = %event.kind, %why, "case event not delivered");
-                state.services.mark_event_failed(event, &why).await?;
+                state.services.mark_event_failed(&event, &why).await?;
             }
         }
     }
-    Ok(events.len())
+    Ok(handled)
 }
 
-async fn deliver_one(state: &AppState, event: &PendingEvent) -> Result<(), String> {
+async fn deliver_one(state: &AppState, event: &PendingEvent) -> Result<(), NotDelivered> {
     let Some(case_event) = case_event(event) else {
         return Ok(());
     };
     let (_, loaded) = state
         .serving_app(&event.region, &event.app, &event.subject)
         .await
-        .map_err(|e| e.message)?;
+        .map_err(|e| NotDelivered::NotServed(e.message))?;
+    deliver_to(state, event, &loaded, case_event)
+        .await
+        .map_err(NotDelivered::Failed)
+}
+
+async fn deliver_to(
+    state: &AppState,
+    event: &PendingEvent,
+    loaded: &tongban_runtime::LoadedApp,
+    case_event: CaseEvent,
+) -> Result<(), String> {
     let channel: Channel = serde_json::from_value(serde_json::Value::String(event.channel.clone()))
         .map_err(|_| format!("unknown channel {}", event.channel))?;
     let env = state
         .call_env(
-            &loaded,
+            loaded,
             CallFor {
                 subject: event.subject.clone(),
                 region: event.region.clone(),
@@ -94,7 +123,7 @@ async fn deliver_one(state: &AppState, event: &PendingEvent) -> Result<(), Strin
         .map_err(|e| e.message)?;
     let outcome = state
         .call_app(
-            &loaded,
+            loaded,
             &env,
             Hook::OnEvent {
                 case: event.case.clone(),

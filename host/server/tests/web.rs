@@ -177,6 +177,26 @@ fn the_pages_work_without_javascript_and_refuse_bad_requests() {
     assert!(form.body.contains("value=\"张三\""), "{}", form.body);
     assert!(form.body.contains("value=\"330106199003070014\""), "{}", form.body);
     let key = hidden(&form.body, "submission_key");
+    // The prefill is a personal-data read like an app's, on the record.
+    let auditor = std::process::Command::new(env!("CARGO_BIN_EXE_tongban"))
+        .args(["admin", "issue-token", "--id", "auditor", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let auditor = String::from_utf8_lossy(&auditor.stdout).trim().to_owned();
+    let mut response = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+        .get(format!("{}/api/v1/provenance?subject=citizen-zhang-san", server.url))
+        .header("Authorization", format!("Bearer {auditor}"))
+        .call()
+        .unwrap();
+    let records = response.body_mut().read_to_string().unwrap();
+    assert!(
+        records.contains("\"operation\":\"form.prefill\"") && records.contains("certificates/ID-CARD"),
+        "{records}"
+    );
     let good = |trade: &'static str| -> Vec<(&'static str, String)> {
         vec![
             ("operator/name", "张三".into()),

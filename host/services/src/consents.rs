@@ -145,10 +145,26 @@ impl Services {
         Ok(consent)
     }
 
-    /// The citizen grants a request for `valid_for_ms` (at most a year).
+    /// The citizen grants a request for `valid_for_ms` (at most a year). A
+    /// grant supersedes the subject's other live consents for the same app
+    /// and purpose (they end as revoked), so one revocation always ends the
+    /// app's access for that purpose.
     pub async fn grant_consent(&self, subject: &str, id: &str, valid_for_ms: i64) -> ServiceResult<Consent> {
-        self.decide_consent(subject, id, |c, now| c.grant(now, valid_for_ms))
-            .await
+        let granted = self
+            .decide_consent(subject, id, |c, now| c.grant(now, valid_for_ms))
+            .await?;
+        sqlx::query(
+            "UPDATE consents SET state = 'revoked', ended_at = $1
+             WHERE subject_id = $2 AND app_id = $3 AND purpose = $4 AND state = 'granted' AND id <> $5",
+        )
+        .bind(now_ms())
+        .bind(subject)
+        .bind(&granted.app)
+        .bind(&granted.purpose)
+        .bind(&granted.id)
+        .execute(self.db().pool())
+        .await?;
+        Ok(granted)
     }
 
     /// The citizen declines a request.

@@ -1223,6 +1223,20 @@ async fn a_repeated_submission_key_returns_the_first_case() {
         let (other, fresh) = b.services.open_case(keyed(CITIZEN_B, "form-1")).await.unwrap();
         assert!(fresh);
         assert_ne!(other.id, first.id);
+        // A clerk at the window who sends the citizen's key does not get the
+        // citizen's online case.
+        let at_window = b
+            .services
+            .open_case(NewCase {
+                on_behalf_of: Some("clerk-1".into()),
+                ..keyed(CITIZEN_A, "form-1")
+            })
+            .await;
+        assert!(
+            matches!(at_window, Err(ServiceError::Conflict(ref m)) if m.contains("submission key")),
+            "{}: {at_window:?}",
+            b.name
+        );
         // After the case moves on, the key still finds it.
         b.services
             .step_case(&rule(), &first.id, step(Action::RuleApprove))

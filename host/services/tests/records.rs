@@ -479,6 +479,45 @@ async fn covering_consent_names_why_a_read_is_not_covered() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_grant_supersedes_the_live_one_so_one_revocation_ends_access() {
+    for b in backends("consent_supersede").await {
+        let s = &b.services;
+        let first = s
+            .request_consent(ZHANG, APP, scopes(&["name"]), PURPOSE, "测试")
+            .await
+            .unwrap();
+        s.grant_consent(ZHANG, &first.id, DAY).await.unwrap();
+        let second = s
+            .request_consent(ZHANG, APP, scopes(&["name"]), PURPOSE, "测试")
+            .await
+            .unwrap();
+        s.grant_consent(ZHANG, &second.id, DAY).await.unwrap();
+        let states: Vec<(String, ConsentState)> = s
+            .consents_of(ZHANG)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.id, c.state))
+            .collect();
+        assert!(
+            states.contains(&(first.id.clone(), ConsentState::Revoked)),
+            "{}: {states:?}",
+            b.name
+        );
+        assert!(
+            states.contains(&(second.id.clone(), ConsentState::Granted)),
+            "{}: {states:?}",
+            b.name
+        );
+        s.revoke_consent(ZHANG, &second.id).await.unwrap();
+        expect_consent_required(
+            s.covering_consent(ZHANG, APP, &attribute_scope("name"), PURPOSE).await,
+            &["identity.attributes/name"],
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_expired_consent_no_longer_covers() {
     for b in backends("consent_expiry").await {
         let s = &b.services;

@@ -45,7 +45,7 @@ pub fn masked(id_number: &str) -> String {
     chars
         .iter()
         .enumerate()
-        .map(|(i, c)| if i < 4 || i >= 14 { c.to_ascii_uppercase() } else { '*' })
+        .map(|(i, c)| if (4..14).contains(&i) { '*' } else { c.to_ascii_uppercase() })
         .collect()
 }
 
@@ -221,7 +221,6 @@ impl App for SoleProprietor {
                 Ok(())
             }
             Event::Withdrawn => storage::delete(&format!("case/{case}")),
-            _ => Ok(()),
         }
     }
 }

@@ -79,6 +79,11 @@ pub async fn set_password(db: &Database, actor: &Actor, user_id: &str, password:
     if changed.rows_affected() != 1 {
         return Err(MarketError::not_found(format!("user {user_id} does not exist")));
     }
+    // A new password ends every session of the old one.
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     append(&mut tx, actor, "user.password", user_id, "", &state_digest(&"set")).await?;
     tx.commit().await?;
     Ok(())
@@ -107,8 +112,16 @@ pub async fn sign_in(
     let now = now_ms();
     let since = now - FAILURE_WINDOW_MS;
     let account = user_id.trim().to_lowercase();
-    if failures(db, "account", &account, since).await? >= MAX_FAILURES_PER_ACCOUNT
-        || failures(db, "source", source, since).await? >= MAX_FAILURES_PER_SOURCE
+    // The attempt is counted before the password is checked, and removed
+    // only on success, so parallel guesses cannot all pass the check.
+    sqlx::query("INSERT INTO login_failures (account, source, at) VALUES ($1, $2, $3)")
+        .bind(&account)
+        .bind(source)
+        .bind(now)
+        .execute(db.pool())
+        .await?;
+    if failures(db, "account", &account, since).await? > MAX_FAILURES_PER_ACCOUNT
+        || failures(db, "source", source, since).await? > MAX_FAILURES_PER_SOURCE
     {
         return Ok(Err(SignInError::Limited {
             retry_after_s: FAILURE_WINDOW_MS / 1000,
@@ -132,16 +145,12 @@ pub async fn sign_in(
         }
     };
     if !verified {
-        sqlx::query("INSERT INTO login_failures (account, source, at) VALUES ($1, $2, $3)")
-            .bind(&account)
-            .bind(source)
-            .bind(now)
-            .execute(db.pool())
-            .await?;
         return Ok(Err(SignInError::Refused));
     }
-    sqlx::query("DELETE FROM login_failures WHERE account = $1")
+    sqlx::query("DELETE FROM login_failures WHERE account = $1 OR (source = $2 AND at = $3)")
         .bind(&account)
+        .bind(source)
+        .bind(now)
         .execute(db.pool())
         .await?;
     let token = random_hex(32)?;

@@ -14,7 +14,6 @@ use std::collections::BTreeSet;
 use tongban_registry::Manifest;
 use tongban_services::certificates::{Certificate as StoredCertificate, CertificateStatus, IssueRequest};
 use tongban_services::consents::certificate_scope;
-use tongban_services::identity::mask_id_number;
 use tongban_services::now_ms;
 use wasmtime::component::{HasData, Linker};
 
@@ -26,8 +25,6 @@ use crate::limits::HostCallBudget;
 
 /// How long an annotated copy made through the capability stays valid.
 pub const COPY_VALID_MS: i64 = 30 * 24 * 60 * 60 * 1000;
-/// Surface fields that hold a resident ID number; apps see them masked.
-pub const ID_NUMBER_FIELDS: &[&str] = &["公民身份号码", "身份证号码", "id-number"];
 /// The field an app may use to set the holder's printed name.
 pub const HOLDER_NAME_FIELD: &str = "holder-name";
 
@@ -71,6 +68,9 @@ impl CertificatesCtx {
 
     /// The certificate as this app sees it: the holder is its pairwise handle.
     async fn to_wit(&self, c: StoredCertificate) -> Result<Certificate, types::Error> {
+        // ID numbers are only ever released masked, also when they are
+        // printed on a certificate.
+        let c = c.masked_for_apps();
         let holder = self
             .scope
             .services
@@ -89,20 +89,7 @@ impl CertificatesCtx {
             valid_from: c.valid_from.max(0) as u64,
             valid_until: c.valid_until.map(|u| u.max(0) as u64),
             status: status_to_wit(c.status),
-            fields: c
-                .fields
-                .into_iter()
-                .map(|(name, value)| {
-                    // ID numbers are only ever released masked, also when
-                    // they are printed on a certificate.
-                    if ID_NUMBER_FIELDS.contains(&name.as_str()) {
-                        let masked = mask_id_number(&value);
-                        (name, masked)
-                    } else {
-                        (name, value)
-                    }
-                })
-                .collect(),
+            fields: c.fields,
         })
     }
 
@@ -139,6 +126,7 @@ impl CertificatesCtx {
 
     async fn copy(&self, id: &str, why: &Purpose) -> Result<(AnnotatedCopy, String), types::Error> {
         let subject = self.scope.subject()?;
+        self.scope.purpose_is_the_item(&why.code)?;
         let services = &self.scope.services;
         let stored = services.certificate(id).await.map_err(service_error)?;
         if stored.holder != subject {
@@ -156,7 +144,7 @@ impl CertificatesCtx {
             .map_err(service_error)?;
         let expires_at = (now_ms() + COPY_VALID_MS).min(consent.expires_at.unwrap_or(i64::MAX));
         let copy = services
-            .annotated_copy(subject, id, &why.code, &why.text, expires_at)
+            .annotated_copy_for_app(subject, id, &why.code, &why.text, expires_at)
             .await
             .map_err(service_error)?;
         Ok((

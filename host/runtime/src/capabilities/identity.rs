@@ -51,6 +51,7 @@ impl IdentityCtx {
             )));
         }
         let subject = self.scope.subject()?;
+        self.scope.purpose_is_the_item(&why.code)?;
         let mut consents = Vec::new();
         for name in names {
             let consent = self

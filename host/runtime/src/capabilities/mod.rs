@@ -88,6 +88,20 @@ impl CallScope {
             .ok_or_else(|| types::Error::NotFound("this call serves no signed-in subject".into()))
     }
 
+    /// A personal-data read is for the item the call serves: its purpose code
+    /// is that item's code, so a consent given for one item is not used while
+    /// serving another.
+    pub(crate) fn purpose_is_the_item(&self, code: &str) -> Result<(), types::Error> {
+        if self.item.is_empty() || code == self.item {
+            Ok(())
+        } else {
+            Err(types::Error::ConsentRequired(format!(
+                "this call serves item `{}`; a read for purpose `{code}` is not covered",
+                self.item
+            )))
+        }
+    }
+
     /// Append the provenance record of a personal-data access. A read whose
     /// record cannot be written is refused: no access goes unrecorded.
     pub(crate) async fn record(

@@ -33,7 +33,7 @@ fn citizen(user: &WebUser) -> Result<&str, Response> {
 }
 
 fn when(ms: i64) -> String {
-    crate::cli::remote::show_time(ms)
+    super::layout::local_time(ms)
 }
 
 /// `GET /`: the services of my region, searchable.
@@ -193,7 +193,7 @@ pub async fn service(State(s): State<AppState>, lang: PageLang, user: WebUser, P
         };
         return lang.respond(page(l, Some(&user), &title, &[], body));
     }
-    let values = prefill(&s, &subject, &app, &item.code, loaded.forms.get(&item.code)).await;
+    let values = prefill(&s, &subject, &loaded, &item.code).await;
     lang.respond(apply_page(
         l,
         &user,
@@ -207,44 +207,48 @@ pub async fn service(State(s): State<AppState>, lang: PageLang, user: WebUser, P
 }
 
 /// Values for the form's `x-prefill` fields, from the citizen's own identity
-/// attributes and certificates, read under the consent they just gave.
+/// attributes and certificates, read under the consent they just gave. The
+/// read is recorded in the provenance log like an app's; if the record cannot
+/// be written, nothing is prefilled.
 async fn prefill(
     s: &AppState,
     subject: &str,
-    app: &str,
+    loaded: &tongban_runtime::LoadedApp,
     item: &str,
-    schema: Option<&serde_json::Value>,
 ) -> HashMap<String, String> {
     let mut values = HashMap::new();
-    let Some(schema) = schema else { return values };
+    let app = loaded.manifest.app.id.as_str();
+    let Some(schema) = loaded.forms.get(item) else {
+        return values;
+    };
     let Ok(person) = s.services.subject(subject).await else {
         return values;
     };
     let held = s.services.certificates_held(subject, None).await.unwrap_or_default();
+    let mut scopes = Vec::new();
+    let mut consents = Vec::new();
     for (path, source) in form::prefill_sources(schema) {
         let parts: Vec<&str> = source.split(':').collect();
+        let scope = match parts.as_slice() {
+            ["identity", name] => attribute_scope(name),
+            ["certificate", type_code, _] => certificate_scope(type_code),
+            _ => continue,
+        };
+        let Ok(consent) = s.services.covering_consent(subject, app, &scope, item).await else {
+            continue;
+        };
         let value = match parts.as_slice() {
-            ["identity", name] => {
-                let covered = s
-                    .services
-                    .covering_consent(subject, app, &attribute_scope(name), item)
-                    .await
-                    .is_ok();
-                if covered { person.attribute(name) } else { None }
-            }
+            ["identity", name] => person.attribute(name),
             ["certificate", type_code, field] => {
-                let covered = s
-                    .services
-                    .covering_consent(subject, app, &certificate_scope(type_code), item)
-                    .await
-                    .is_ok();
                 let aliases: &[&str] = match *field {
                     "id-number" => &["id-number", "公民身份号码"],
                     other => &[other],
                 };
                 held.iter()
-                    .filter(|_| covered)
-                    .find(|c| c.type_code == *type_code)
+                    .find(|c| {
+                        c.type_code == *type_code
+                            && c.status == tongban_services::certificates::CertificateStatus::Valid
+                    })
                     .and_then(|c| c.fields.iter().find(|(n, _)| aliases.contains(&n.as_str())))
                     .map(|(_, v)| v.clone())
             }
@@ -252,9 +256,37 @@ async fn prefill(
         };
         if let Some(value) = value {
             values.insert(path, value);
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+            if !consents.contains(&consent.id) {
+                consents.push(consent.id);
+            }
         }
     }
-    values
+    if values.is_empty() {
+        return values;
+    }
+    let Ok(handle) = s.services.handle_for(subject, app).await else {
+        return HashMap::new();
+    };
+    let recorded = s
+        .services
+        .record_provenance(tongban_services::provenance::ProvenanceRecord {
+            at: 0,
+            app: app.to_owned(),
+            app_version: loaded.manifest.app.version.to_string(),
+            subject: subject.to_owned(),
+            subject_handle: handle,
+            operation: "form.prefill".into(),
+            scopes,
+            purpose: item.to_owned(),
+            consent: Some(consents.join(",")),
+            case: None,
+            outcome: "released".into(),
+        })
+        .await;
+    if recorded.is_err() { HashMap::new() } else { values }
 }
 
 #[allow(clippy::too_many_arguments)]

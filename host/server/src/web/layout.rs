@@ -117,3 +117,14 @@ header a,header span{color:#fff}header form{display:inline}main{padding:1em;max-
 label{display:block;font-weight:600;margin-top:.8em}input,select,textarea{font-size:1em;padding:.3em;max-width:100%}\
 fieldset{margin-top:1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}\
 .overdue{color:#b10e1e;font-weight:700}button{font-size:1em;margin:.3em .3em .3em 0}:focus{outline:3px solid #fd0}";
+
+/// A moment as people in China read it: UTC+8, to the minute.
+pub fn local_time(ms: i64) -> String {
+    use chrono::{FixedOffset, TimeZone};
+    let china = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    china
+        .timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}

@@ -19,7 +19,15 @@ use crate::api::AppState;
 /// Only local paths are followed after sign-in (no open redirect).
 fn safe_next(next: Option<&String>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.clone(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.len() <= 512
+                && n.chars().all(|c| !c.is_control() && !c.is_whitespace() && c != '\\')
+                && !n[1..].starts_with(['/', '\\']) =>
+        {
+            n.clone()
+        }
         _ => "/".into(),
     }
 }
@@ -123,4 +131,26 @@ pub async fn logout(
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        let next = |s: &str| safe_next(Some(&s.to_owned()));
+        assert_eq!(next("/my/cases?x=1"), "/my/cases?x=1");
+        for off_site in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "https://evil.example",
+            "/ /x",
+            "",
+        ] {
+            assert_eq!(next(off_site), "/", "{off_site:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
 }

@@ -42,7 +42,7 @@ pub async fn queues(State(s): State<AppState>, lang: PageLang, user: WebUser) ->
         (Err(e), _) | (_, Err(e)) => return ApiError::from(e).into_response(),
     };
     let now = now_ms();
-    let when = crate::cli::remote::show_time;
+    let when = super::layout::local_time;
     let body = html! {
         h2 { (l.t("受理队列", "Intake queue")) " (" (intake.len()) ")" }
         table {

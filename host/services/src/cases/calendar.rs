@@ -14,6 +14,9 @@ fn china() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
 }
 
+/// The longest promise counted, in working days.
+pub const MAX_WORKING_DAYS: u32 = 2_500;
+
 /// The calendar file (TOML):
 ///
 /// ```toml
@@ -84,7 +87,9 @@ impl WorkCalendar {
     /// the start date. The start date itself does not count.
     pub fn due_at(&self, start_ms: i64, days: u32) -> i64 {
         let mut day = WorkCalendar::date_of(start_ms);
-        let mut left = days;
+        // No promise runs past ten years of working days; the bound keeps a
+        // wild manifest value from looping for long or overflowing the date.
+        let mut left = days.min(MAX_WORKING_DAYS);
         while left > 0 {
             day += Duration::days(1);
             if self.is_working_day(day) {

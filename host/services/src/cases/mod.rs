@@ -166,6 +166,18 @@ fn case_number(region: &str, now: i64) -> String {
     format!("{region}-{date}-{:08}", u32::from_le_bytes(bytes) % 100_000_000)
 }
 
+/// A repeated submission key returns the first case only to the same side:
+/// the citizen online, or the clerk who applied for them at the window.
+fn same_submitter(existing: Case, new: &NewCase) -> ServiceResult<Case> {
+    if existing.on_behalf_of == new.on_behalf_of {
+        Ok(existing)
+    } else {
+        Err(ServiceError::conflict(
+            "this submission key was used for another application; start a new form",
+        ))
+    }
+}
+
 /// Whether an event of this kind goes to the app's `on-event` hook; the WIT
 /// `event` variant has exactly these.
 pub fn delivered_to_app(kind: &str) -> bool {
@@ -310,11 +322,41 @@ impl Services {
                 return Err(ServiceError::invalid("a submission key is 1 to 128 characters"));
             }
             if let Some(existing) = self.case_by_submission(&new.subject, key).await? {
-                return Ok((existing, false));
+                return same_submitter(existing, &new).map(|c| (c, false));
             }
         }
+        // A case number is random within its region and day; on the rare
+        // collision, draw again.
+        for _ in 0..4 {
+            match self.insert_case(&new).await {
+                Ok(Some(case)) => return Ok((case, true)),
+                Ok(None) => continue,
+                Err(e) => {
+                    // A concurrent double submit lost the race on the unique index.
+                    if let Some(key) = &new.submission_key
+                        && let Some(existing) = self.case_by_submission(&new.subject, key).await?
+                    {
+                        return same_submitter(existing, &new).map(|c| (c, false));
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Err(ServiceError::Unavailable("no free case number; try again".into()))
+    }
+
+    /// Insert a new case with a fresh number; `None` when the number was taken.
+    async fn insert_case(&self, new: &NewCase) -> ServiceResult<Option<Case>> {
         let now = now_ms();
         let id = case_number(&new.region, now);
+        if sqlx::query("SELECT 1 FROM cases WHERE id = $1")
+            .bind(&id)
+            .fetch_optional(self.db().pool())
+            .await?
+            .is_some()
+        {
+            return Ok(None);
+        }
         let mut tx = self.db().pool().begin().await?;
         let inserted = sqlx::query(&format!(
             "INSERT INTO cases ({COLUMNS}, submission_key)
@@ -341,12 +383,6 @@ impl Services {
         .execute(&mut *tx)
         .await;
         if let Err(e) = inserted {
-            // A concurrent double submit lost the race on the unique index.
-            if let Some(key) = &new.submission_key
-                && let Some(existing) = self.case_by_submission(&new.subject, key).await?
-            {
-                return Ok((existing, false));
-            }
             return Err(e.into());
         }
         let actor = CaseActor {
@@ -365,7 +401,7 @@ impl Services {
         };
         append_event(&mut tx, &id, "submitted", &detail, &actor, None).await?;
         tx.commit().await?;
-        Ok((self.case(&id).await?, true))
+        Ok(Some(self.case(&id).await?))
     }
 
     async fn case_by_submission(&self, subject: &str, key: &str) -> ServiceResult<Option<Case>> {

@@ -141,6 +141,22 @@ impl Services {
         Ok(())
     }
 
+    /// No version serves the case's app now: retry in 5 s without counting
+    /// an attempt, so a halted app does not park its cases' events.
+    pub async fn mark_event_waiting(&self, event: &PendingEvent, why: &str) -> ServiceResult<()> {
+        sqlx::query(
+            "UPDATE case_events SET claimed_until = $1, last_error = $2, attempts = attempts - 1
+             WHERE case_id = $3 AND seq = $4 AND delivered_at IS NULL AND attempts > 0",
+        )
+        .bind(now_ms() + 5_000)
+        .bind(why.chars().take(2000).collect::<String>())
+        .bind(&event.case)
+        .bind(event.seq)
+        .execute(self.db().pool())
+        .await?;
+        Ok(())
+    }
+
     /// How many events wait for delivery (for metrics and tests).
     pub async fn pending_case_events(&self) -> ServiceResult<i64> {
         Ok(

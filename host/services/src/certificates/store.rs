@@ -92,7 +92,21 @@ pub struct Certificate {
     pub case: Option<String>,
 }
 
+/// Surface fields that hold a resident ID number; apps see them masked.
+pub const ID_NUMBER_FIELDS: &[&str] = &["公民身份号码", "身份证号码", "id-number"];
+
 impl Certificate {
+    /// The certificate as an app may see it: ID numbers masked (the holder's
+    /// own copy keeps them whole).
+    pub fn masked_for_apps(mut self) -> Certificate {
+        for (name, value) in &mut self.fields {
+            if ID_NUMBER_FIELDS.contains(&name.as_str()) {
+                *value = crate::identity::mask_id_number(value);
+            }
+        }
+        self
+    }
+
     /// What the seal covers: what the certificate says, without the holder's
     /// platform id and without the (changing) status.
     pub fn document(&self) -> Value {
@@ -371,7 +385,38 @@ impl Services {
         purpose_text: &str,
         expires_at: i64,
     ) -> ServiceResult<AnnotatedCopy> {
+        self.copy_of(holder, id, purpose, purpose_text, expires_at, false).await
+    }
+
+    /// An annotated copy made for an app: ID numbers are masked before
+    /// sealing, so the seal the app receives covers exactly what it sees and
+    /// reveals nothing it does not.
+    pub async fn annotated_copy_for_app(
+        &self,
+        holder: &str,
+        id: &str,
+        purpose: &str,
+        purpose_text: &str,
+        expires_at: i64,
+    ) -> ServiceResult<AnnotatedCopy> {
+        self.copy_of(holder, id, purpose, purpose_text, expires_at, true).await
+    }
+
+    async fn copy_of(
+        &self,
+        holder: &str,
+        id: &str,
+        purpose: &str,
+        purpose_text: &str,
+        expires_at: i64,
+        masked: bool,
+    ) -> ServiceResult<AnnotatedCopy> {
         let certificate = self.certificate(id).await?;
+        let certificate = if masked {
+            certificate.masked_for_apps()
+        } else {
+            certificate
+        };
         if certificate.holder != holder {
             return Err(ServiceError::not_found(format!("certificate {id}")));
         }
