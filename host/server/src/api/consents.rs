@@ -40,6 +40,34 @@ pub struct ConsentView {
     pub app_name: String,
 }
 
+/// What an app's approved manifest reads (its declared identity attributes
+/// and certificate types, as consent scopes) and the sentences that say why.
+/// The API and the consent page ask for exactly this.
+pub fn requested_scopes(manifest: &tongban_registry::Manifest) -> (Vec<String>, String) {
+    let caps = &manifest.capabilities;
+    let mut scopes = Vec::new();
+    let mut sentences = Vec::new();
+    if let Some(identity) = &caps.identity {
+        scopes.extend(identity.attributes.iter().map(|a| attribute_scope(a)));
+        sentences.push(identity.purpose.clone());
+    }
+    if let Some(certificates) = &caps.certificates {
+        scopes.extend(certificates.read.iter().map(|t| certificate_scope(t)));
+        sentences.push(certificates.purpose.clone());
+    }
+    let purpose = sentences
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("；");
+    (scopes, purpose)
+}
+
+/// The sentence a consent records: the item and why its data is read.
+pub fn consent_text(item: &tongban_registry::manifest::Item, purpose: &str) -> String {
+    format!("{}（{}）：{purpose}", item.name.zh_cn, item.code)
+}
+
 #[utoipa::path(post, path = "/api/v1/consents", request_body = ConsentRequest, responses((status = 201, description = "the request, for the citizen to decide"), (status = "4XX", body = super::error::ErrorEnvelope)))]
 pub async fn request(
     State(s): State<AppState>,
@@ -60,33 +88,14 @@ pub async fn request(
             .first()
             .ok_or_else(|| ApiError::not_found(format!("{} declares no items", body.app)))?,
     };
-    let caps = &manifest.capabilities;
-    let mut scopes = Vec::new();
-    let mut sentences = Vec::new();
-    if let Some(identity) = &caps.identity {
-        scopes.extend(identity.attributes.iter().map(|a| attribute_scope(a)));
-        sentences.push(identity.purpose.clone());
-    }
-    if let Some(certificates) = &caps.certificates {
-        scopes.extend(certificates.read.iter().map(|t| certificate_scope(t)));
-        sentences.push(certificates.purpose.clone());
-    }
+    let (scopes, purpose) = requested_scopes(manifest);
     if scopes.is_empty() {
         return Err(ApiError::bad_request(format!(
             "{} reads no personal data, so it needs no consent",
             body.app
         )));
     }
-    let text = format!(
-        "{}（{}）：{}",
-        item.name.zh_cn,
-        item.code,
-        sentences
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join("；")
-    );
+    let text = consent_text(item, &purpose);
     let consent = s
         .services
         .request_consent(subject, &manifest.app.id, scopes, &item.code, &text)

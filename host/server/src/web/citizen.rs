@@ -19,6 +19,7 @@ use super::layout::{Lang, Problem, page};
 use super::session::{PageLang, Visitor, WebUser};
 use crate::api::AppState;
 use crate::api::cases::{Application, Refusal, submit_application};
+use crate::api::consents::{consent_text, requested_scopes};
 use crate::api::error::ApiError;
 
 fn refuse(e: impl Into<ApiError>) -> Response {
@@ -93,32 +94,17 @@ pub async fn home(
     ))
 }
 
-/// The region a citizen is served in.
-async fn region_of(s: &AppState, subject: &str) -> Result<String, Response> {
-    s.services.subject(subject).await.map(|p| p.region).map_err(refuse)
-}
-
-/// The consent scopes an app's manifest asks for, and the purpose sentence.
-fn consent_request(manifest: &tongban_registry::Manifest) -> (Vec<String>, String) {
-    let caps = &manifest.capabilities;
-    let mut scopes = Vec::new();
-    let mut sentences = Vec::new();
-    if let Some(identity) = &caps.identity {
-        scopes.extend(identity.attributes.iter().map(|a| attribute_scope(a)));
-        sentences.push(identity.purpose.clone());
-    }
-    if let Some(certificates) = &caps.certificates {
-        scopes.extend(certificates.read.iter().map(|t| certificate_scope(t)));
-        sentences.push(certificates.purpose.clone());
-    }
-    (
-        scopes,
-        sentences
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join("；"),
-    )
+/// The citizen, the region they are served in, and the version of `app`
+/// that serves them there.
+async fn served(
+    s: &AppState,
+    user: &WebUser,
+    app: &str,
+) -> Result<(String, String, std::sync::Arc<tongban_runtime::LoadedApp>), Response> {
+    let subject = citizen(user)?.to_owned();
+    let region = s.services.subject(&subject).await.map(|p| p.region).map_err(refuse)?;
+    let (_, loaded) = s.serving_app(&region, app, &subject).await.map_err(refuse)?;
+    Ok((subject, region, loaded))
 }
 
 fn scope_label(scope: &str, l: Lang) -> String {
@@ -140,24 +126,16 @@ fn scope_label(scope: &str, l: Lang) -> String {
 /// `GET /services/{app}`: the consent page while no live consent covers what
 /// the app reads, then the application form, prefilled.
 pub async fn service(State(s): State<AppState>, lang: PageLang, user: WebUser, Path(app): Path<String>) -> Response {
-    let subject = match citizen(&user) {
-        Ok(s) => s.to_owned(),
-        Err(r) => return r,
-    };
-    let region = match region_of(&s, &subject).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let (_, loaded) = match s.serving_app(&region, &app, &subject).await {
+    let (subject, _, loaded) = match served(&s, &user, &app).await {
         Ok(x) => x,
-        Err(e) => return refuse(e),
+        Err(r) => return r,
     };
     let l = lang.lang;
     let manifest = &loaded.manifest;
     let Some(item) = manifest.items.first() else {
         return refuse(ApiError::not_found(format!("{app} declares no items")));
     };
-    let (scopes, purpose) = consent_request(manifest);
+    let (scopes, purpose) = requested_scopes(manifest);
     let mut uncovered = Vec::new();
     for scope in &scopes {
         if s.services
@@ -340,23 +318,15 @@ pub async fn consent(
     if let Err(r) = user.check_csrf(&f) {
         return r;
     }
-    let subject = match citizen(&user) {
-        Ok(s) => s.to_owned(),
-        Err(r) => return r,
-    };
-    let region = match region_of(&s, &subject).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let (_, loaded) = match s.serving_app(&region, &app, &subject).await {
+    let (subject, _, loaded) = match served(&s, &user, &app).await {
         Ok(x) => x,
-        Err(e) => return refuse(e),
+        Err(r) => return r,
     };
     let Some(item) = loaded.manifest.items.first() else {
         return refuse(ApiError::not_found(format!("{app} declares no items")));
     };
-    let (scopes, purpose) = consent_request(&loaded.manifest);
-    let text = format!("{}（{}）：{purpose}", item.name.zh_cn, item.code);
+    let (scopes, purpose) = requested_scopes(&loaded.manifest);
+    let text = consent_text(item, &purpose);
     let requested = match s
         .services
         .request_consent(&subject, &app, scopes, &item.code, &text)
@@ -393,17 +363,9 @@ pub async fn apply(
     if let Err(r) = user.check_csrf(&f) {
         return r;
     }
-    let subject = match citizen(&user) {
-        Ok(s) => s.to_owned(),
-        Err(r) => return r,
-    };
-    let region = match region_of(&s, &subject).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let (_, loaded) = match s.serving_app(&region, &app, &subject).await {
+    let (_, region, loaded) = match served(&s, &user, &app).await {
         Ok(x) => x,
-        Err(e) => return refuse(e),
+        Err(r) => return r,
     };
     let l = lang.lang;
     let Some(item) = loaded.manifest.items.first() else {
