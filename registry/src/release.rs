@@ -96,6 +96,51 @@ pub enum DeploymentAction {
     Deprecate,
 }
 
+impl VersionState {
+    /// Every state, for questions asked of the whole table.
+    pub const ALL: [VersionState; 10] = [
+        VersionState::Draft,
+        VersionState::Submitted,
+        VersionState::Checking,
+        VersionState::InReview,
+        VersionState::ChangesRequested,
+        VersionState::Rejected,
+        VersionState::Withdrawn,
+        VersionState::Approved,
+        VersionState::Yanked,
+        VersionState::Revoked,
+    ];
+
+    /// Whether `who` may take `action` on a version in any state: the role
+    /// half of the table, asked before anything is read, so that a role which
+    /// may never act is refused as forbidden without learning whether the
+    /// version exists.
+    pub fn role_may_ever(action: VersionAction, who: Role) -> bool {
+        VersionState::ALL.iter().any(|s| s.apply(action, who).is_ok())
+    }
+}
+
+impl DeploymentState {
+    /// Every state, for questions asked of the whole table.
+    pub const ALL: [DeploymentState; 7] = [
+        DeploymentState::Piloting,
+        DeploymentState::RollingOut,
+        DeploymentState::Halted,
+        DeploymentState::Active,
+        DeploymentState::RolledBack,
+        DeploymentState::Deprecated,
+        DeploymentState::Superseded,
+    ];
+
+    /// Whether `who` may take `action` on a deployment in any state (or none
+    /// yet); see [`VersionState::role_may_ever`].
+    pub fn role_may_ever(action: DeploymentAction, who: Role) -> bool {
+        std::iter::once(None)
+            .chain(DeploymentState::ALL.iter().copied().map(Some))
+            .any(|s| DeploymentState::apply(s, action, who).is_ok())
+    }
+}
+
 /// A transition the table does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot {action} a release that is {state}{}", .who.map(|r| format!(" as {}", kebab(&r))).unwrap_or_default())]
@@ -264,6 +309,14 @@ mod tests {
         );
         assert!(DeploymentState::apply(None, A::Rollout, Role::Publisher).is_err());
         assert!(DeploymentState::apply(None, A::Pilot, Role::Publisher).is_err());
+        assert!(DeploymentState::role_may_ever(A::Halt, Role::Publisher));
+        assert!(!DeploymentState::role_may_ever(A::Halt, Role::Citizen));
+        assert!(!DeploymentState::role_may_ever(A::Rollout, Role::SecurityOfficer));
+        assert!(VersionState::role_may_ever(
+            VersionAction::Revoke,
+            Role::SecurityOfficer
+        ));
+        assert!(!VersionState::role_may_ever(VersionAction::Revoke, Role::PlatformAdmin));
         let err = DeploymentState::apply(Some(DeploymentState::RolledBack), A::Halt, Role::RegionAdmin).unwrap_err();
         assert_eq!(
             err.to_string(),

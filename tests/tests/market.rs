@@ -564,3 +564,94 @@ async fn catalog_search_is_literal_case_insensitive_and_paged() {
         assert_eq!(err.code(), "invalid_input", "{err}");
     }
 }
+
+#[tokio::test]
+async fn an_org_lists_its_versions_and_a_submission_what_it_keeps() {
+    for f in fixtures("org-versions").await {
+        let m = &f.market;
+        let app = "cn.gov.hz.amr.sole-proprietor";
+        let first = publish_signed(&f, "1.0.0").await;
+        m.decide(
+            &reviewer(),
+            app,
+            "1.0.0",
+            approve_all(
+                &first
+                    .diff
+                    .iter()
+                    .filter(|c| c.needs_acknowledgement())
+                    .map(|c| c.id.clone())
+                    .collect::<Vec<_>>(),
+            ),
+        )
+        .await
+        .unwrap();
+        // A first version keeps nothing: all of it is new.
+        assert!(
+            m.submission(app, "1.0.0")
+                .await
+                .unwrap()
+                .unchanged()
+                .unwrap()
+                .is_empty()
+        );
+        m.publish(
+            &publisher(),
+            &sole_proprietor(
+                "1.1.0",
+                Some("cases = { follow-on = [\"330100-XK-00012-002\"] }"),
+                Some(&f.key),
+            ),
+        )
+        .await
+        .unwrap();
+        publish_signed(&f, "1.2.0").await;
+        m.withdraw(&publisher(), app, "1.2.0").await.unwrap();
+
+        let versions = m.org_versions(&publisher(), BUREAU).await.unwrap();
+        let summary: Vec<(&str, VersionState)> = versions.iter().map(|v| (v.version.as_str(), v.state)).collect();
+        assert_eq!(
+            summary,
+            [
+                ("1.2.0", VersionState::Withdrawn),
+                ("1.1.0", VersionState::InReview),
+                ("1.0.0", VersionState::Approved)
+            ],
+            "{}",
+            f.backend
+        );
+        assert!(
+            versions
+                .iter()
+                .all(|v| v.app == app && v.name_zh == "个体工商户设立登记")
+        );
+        assert_eq!(versions[2].decided_by.as_deref(), Some("rev-data"));
+        assert!(versions[1].decided_by.is_none());
+
+        // Only the org's own publishers (and platform admins) read the list.
+        assert_eq!(m.org_versions(&admin(), BUREAU).await.unwrap().len(), 3);
+        let other = actor("pub-other", Role::Publisher, Some(REVIEW_ORG), None);
+        let err = m.org_versions(&other, BUREAU).await.unwrap_err();
+        assert!(matches!(err, MarketError::Forbidden(_)), "{err}");
+        assert!(m.org_versions(&other, REVIEW_ORG).await.unwrap().is_empty());
+        let err = m.org_versions(&reviewer(), BUREAU).await.unwrap_err();
+        assert!(matches!(err, MarketError::Forbidden(_)), "{err}");
+
+        // 1.1.0 adds the cases capability and keeps the rest as 1.0.0 had it.
+        let submission = m.submission(app, "1.1.0").await.unwrap();
+        let unchanged = submission.unchanged().unwrap();
+        assert!(
+            unchanged.contains(&"identity.attributes/name".to_owned()),
+            "{unchanged:?}"
+        );
+        assert!(
+            unchanged.contains(&"limits.memory-mib = 32".to_owned()),
+            "{unchanged:?}"
+        );
+        assert!(
+            !unchanged.iter().any(|c| c.starts_with("capability/cases")),
+            "{unchanged:?}"
+        );
+        assert!(submission.diff.iter().any(|c| c.id == "capability/cases"));
+    }
+}

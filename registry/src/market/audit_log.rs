@@ -108,23 +108,27 @@ pub async fn entries(db: &Database, limit: Option<i64>) -> Result<Vec<AuditEntry
         None => sqlx::query(&format!("{sql} ORDER BY seq")).fetch_all(db.pool()).await?,
     };
     rows.iter()
-        .map(|r| {
-            Ok(AuditEntry {
-                record: AuditRecord {
-                    seq: r.try_get(0)?,
-                    at: r.try_get(1)?,
-                    actor: r.try_get(2)?,
-                    action: r.try_get(3)?,
-                    subject: r.try_get(4)?,
-                    before: r.try_get(5)?,
-                    after: r.try_get(6)?,
-                },
-                prev_hash: r.try_get(7)?,
-                hash: r.try_get(8)?,
-            })
-        })
+        .map(entry_from_row)
         .collect::<Result<_, sqlx::Error>>()
         .map_err(Into::into)
+}
+
+/// An entry from a row of `seq, at, actor, action, subject, before_digest,
+/// after_digest, prev_hash, hash`.
+fn entry_from_row(r: &sqlx::any::AnyRow) -> Result<AuditEntry, sqlx::Error> {
+    Ok(AuditEntry {
+        record: AuditRecord {
+            seq: r.try_get(0)?,
+            at: r.try_get(1)?,
+            actor: r.try_get(2)?,
+            action: r.try_get(3)?,
+            subject: r.try_get(4)?,
+            before: r.try_get(5)?,
+            after: r.try_get(6)?,
+        },
+        prev_hash: r.try_get(7)?,
+        hash: r.try_get(8)?,
+    })
 }
 
 /// Walk the whole chain; `Ok(n)` is the number of intact entries.
@@ -136,4 +140,48 @@ pub async fn verify(db: &Database) -> Result<Result<u64, BrokenChain>, MarketErr
         .map(|r| -> Result<(i64, String), sqlx::Error> { Ok((r.try_get(0)?, r.try_get(1)?)) })
         .transpose()?;
     Ok(verify_chain(all, head))
+}
+
+/// Which entries an auditor looks at. Empty texts and `None` do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// An action (`release.revoke`) or an action family (`release` matches
+    /// every `release.*` action).
+    pub action: String,
+    /// Exactly this actor (`security`, `app:ID@VERSION`).
+    pub actor: String,
+    /// Text the entry's subject contains: an app id, `APP@VERSION`, a subject.
+    pub target: String,
+    /// Only entries before this sequence number (the next page, newest first).
+    pub before: Option<i64>,
+}
+
+/// Escape LIKE's wildcards so user text matches literally (with `ESCAPE '\'`).
+fn like_literal(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// The newest `limit` entries that match `filter`, newest first.
+pub async fn search(db: &Database, filter: &AuditFilter, limit: i64) -> Result<Vec<AuditEntry>, MarketError> {
+    let rows = sqlx::query(
+        "SELECT seq, at, actor, action, subject, before_digest, after_digest, prev_hash, hash FROM audit_log
+         WHERE ($1 = '' OR action = $1 OR action LIKE $2 ESCAPE '\\')
+           AND ($3 = '' OR actor = $3)
+           AND ($4 = '' OR subject LIKE $5 ESCAPE '\\')
+           AND ($6 = 0 OR seq < $6)
+         ORDER BY seq DESC LIMIT $7",
+    )
+    .bind(&filter.action)
+    .bind(format!("{}.%", like_literal(&filter.action)))
+    .bind(&filter.actor)
+    .bind(&filter.target)
+    .bind(format!("%{}%", like_literal(&filter.target)))
+    .bind(filter.before.unwrap_or(0))
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(entry_from_row)
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
 }

@@ -9,9 +9,10 @@ use tongban_store::now_ms;
 
 use super::audit_log::{append, begin, state_digest};
 use super::orgs::is_region_code;
-use super::publish::{set_version_state, version_state_and_org};
+use super::publish::{parse_version_state, set_version_state, version_state_and_org};
+use super::serving::region_chain;
 use super::{Actor, MarketError, Marketplace};
-use crate::release::{DeploymentAction, DeploymentState, Role, VersionAction, check_rollout_percentage};
+use crate::release::{DeploymentAction, DeploymentState, Role, VersionAction, VersionState, check_rollout_percentage};
 
 /// What a release action asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +60,30 @@ pub struct Deployment {
     pub sunset_at: Option<i64>,
 }
 
+/// The deployment action of a region-scoped release action (yank and revoke
+/// act on the version, not a deployment).
+fn deployment_action(action: &ReleaseAction) -> DeploymentAction {
+    match action {
+        ReleaseAction::Pilot { .. } => DeploymentAction::Pilot,
+        ReleaseAction::Rollout { .. } => DeploymentAction::Rollout,
+        ReleaseAction::Halt { .. } => DeploymentAction::Halt,
+        ReleaseAction::Rollback { .. } => DeploymentAction::Rollback,
+        ReleaseAction::Deprecate { .. } | ReleaseAction::Yank | ReleaseAction::Revoke => DeploymentAction::Deprecate,
+    }
+}
+
+fn release_verb(action: &ReleaseAction) -> &'static str {
+    match action {
+        ReleaseAction::Pilot { .. } => "pilot",
+        ReleaseAction::Rollout { .. } => "roll out",
+        ReleaseAction::Halt { .. } => "halt",
+        ReleaseAction::Rollback { .. } => "roll back",
+        ReleaseAction::Deprecate { .. } => "deprecate",
+        ReleaseAction::Yank => "yank",
+        ReleaseAction::Revoke => "revoke",
+    }
+}
+
 /// Bump the serving epoch inside a transaction.
 pub(crate) async fn bump_epoch(tx: &mut Transaction<'static, Any>) -> Result<(), MarketError> {
     sqlx::query("UPDATE serving_epoch SET epoch = epoch + 1 WHERE id = 1")
@@ -104,6 +129,18 @@ impl Marketplace {
         version: &str,
         action: ReleaseAction,
     ) -> Result<String, MarketError> {
+        let may_ever = match &action {
+            ReleaseAction::Yank => VersionState::role_may_ever(VersionAction::Yank, actor.role),
+            ReleaseAction::Revoke => VersionState::role_may_ever(VersionAction::Revoke, actor.role),
+            other => DeploymentState::role_may_ever(deployment_action(other), actor.role),
+        };
+        if !may_ever {
+            return Err(MarketError::forbidden(format!(
+                "cannot {} a release as {}",
+                release_verb(&action),
+                actor.role
+            )));
+        }
         if let Some(region) = region_of(&action) {
             if !is_region_code(region) {
                 return Err(MarketError::invalid(format!(
@@ -147,13 +184,7 @@ impl Marketplace {
             regional => {
                 let region = region_of(regional).expect("regional actions have a region").to_owned();
                 let current = load_deployment(&mut tx, app, &region, version).await?;
-                let kind = match regional {
-                    ReleaseAction::Pilot { .. } => DeploymentAction::Pilot,
-                    ReleaseAction::Rollout { .. } => DeploymentAction::Rollout,
-                    ReleaseAction::Halt { .. } => DeploymentAction::Halt,
-                    ReleaseAction::Rollback { .. } => DeploymentAction::Rollback,
-                    _ => DeploymentAction::Deprecate,
-                };
+                let kind = deployment_action(regional);
                 if matches!(kind, DeploymentAction::Pilot | DeploymentAction::Rollout) && !version_state.may_deploy() {
                     return Err(MarketError::conflict(format!(
                         "{subject} is {version_state}; only an approved version may be piloted or rolled out"
@@ -300,4 +331,98 @@ async fn save_deployment(tx: &mut Transaction<'static, Any>, d: &Deployment) -> 
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// A version as the release pages show it: its review state and its
+/// deployments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleasedVersion {
+    pub app: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub version: String,
+    pub state: VersionState,
+    pub deployments: Vec<Deployment>,
+}
+
+/// Whether a deployment in `other` concerns the administrator of `region`:
+/// the same region, one that `region` falls back to (its city, its province),
+/// or one that falls back to `region` (its districts).
+pub fn region_concerns(region: &str, other: &str) -> bool {
+    region_chain(region).iter().any(|r| r == other) || region_chain(other).iter().any(|r| r == region)
+}
+
+impl Marketplace {
+    /// Every version that is or was released: approved, yanked or revoked, or
+    /// deployed somewhere (a quarantined version keeps its deployments), each
+    /// with all its deployments; by app, oldest submission first.
+    pub async fn released_versions(&self) -> Result<Vec<ReleasedVersion>, MarketError> {
+        let rows = sqlx::query(
+            "SELECT v.app_id, a.name_zh, a.name_en, v.version, v.state FROM versions v JOIN apps a ON a.id = v.app_id
+             WHERE v.state IN ('approved', 'yanked', 'revoked')
+                OR EXISTS (SELECT 1 FROM deployments d WHERE d.app_id = v.app_id AND d.version = v.version)
+             ORDER BY v.app_id, v.submitted_at, v.version",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        let deployments = sqlx::query(
+            "SELECT app_id, region, version, state, percentage, pilot_group, message, sunset_at FROM deployments
+             ORDER BY region, updated_at",
+        )
+        .fetch_all(self.db.pool())
+        .await?
+        .iter()
+        .map(deployment_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+        rows.iter()
+            .map(|r| {
+                let app: String = r.try_get(0)?;
+                let version: String = r.try_get(3)?;
+                Ok(ReleasedVersion {
+                    deployments: deployments
+                        .iter()
+                        .filter(|d| d.app == app && d.version == version)
+                        .cloned()
+                        .collect(),
+                    app,
+                    name_zh: r.try_get(1)?,
+                    name_en: r.try_get(2)?,
+                    version,
+                    state: parse_version_state(&r.try_get::<String, _>(4)?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// What the administrator of `region` releases: every version deployed in
+    /// a region that [concerns](region_concerns) it, and every approved
+    /// version (each may be piloted or rolled out there), each with its
+    /// deployments in those regions only.
+    pub async fn region_releases(&self, region: &str) -> Result<Vec<ReleasedVersion>, MarketError> {
+        if !is_region_code(region) {
+            return Err(MarketError::invalid(format!(
+                "`{region}` is not a 6-digit GB/T 2260 region code"
+            )));
+        }
+        let mut versions = self.released_versions().await?;
+        for v in &mut versions {
+            v.deployments.retain(|d| region_concerns(region, &d.region));
+        }
+        versions.retain(|v| v.state.may_deploy() || !v.deployments.is_empty());
+        Ok(versions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::region_concerns;
+
+    #[test]
+    fn a_region_concerns_its_parents_and_children_only() {
+        assert!(region_concerns("330100", "330100"));
+        assert!(region_concerns("330100", "330000"), "the province it falls back to");
+        assert!(region_concerns("330100", "330106"), "a district that falls back to it");
+        assert!(!region_concerns("330100", "330200"), "a sibling city");
+        assert!(!region_concerns("330106", "330105"), "a sibling district");
+    }
 }

@@ -266,3 +266,62 @@ pub async fn load_package(market: &Marketplace, app: &str, version: &str) -> Res
     let bytes = market.blobs.get(&row.try_get::<String, _>(0)?).await?;
     Package::from_bytes(&bytes).map_err(|e| MarketError::Internal(format!("a stored package does not read: {e}")))
 }
+
+/// One version of one of an org's apps, as its publisher follows it through
+/// review.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrgVersion {
+    pub app: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub version: String,
+    pub state: VersionState,
+    pub submitted_by: String,
+    pub submitted_at: i64,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<i64>,
+    /// The reviewer's reason for requesting changes or rejecting.
+    pub decision_reason: Option<String>,
+}
+
+impl Marketplace {
+    /// Every version of every app of `org`, by app id and then newest
+    /// submission first. Only the org's own publishers and platform admins
+    /// may read it: what an org has in review is its own business until
+    /// approved.
+    pub async fn org_versions(&self, actor: &Actor, org: &str) -> Result<Vec<OrgVersion>, MarketError> {
+        actor.require(&[Role::Publisher, Role::PlatformAdmin], "listing an org's versions")?;
+        if actor.role == Role::Publisher && actor.org.as_deref() != Some(org) {
+            return Err(MarketError::forbidden(format!(
+                "{} publishes for org {}, not for org {org}",
+                actor.user,
+                actor.org.as_deref().unwrap_or("(none)")
+            )));
+        }
+        let rows = sqlx::query(
+            "SELECT v.app_id, a.name_zh, a.name_en, v.version, v.state, v.submitted_by, v.submitted_at,
+                    v.decided_by, v.decided_at, v.decision_reason
+             FROM versions v JOIN apps a ON a.id = v.app_id
+             WHERE a.org_code = $1 ORDER BY v.app_id, v.submitted_at DESC, v.version DESC",
+        )
+        .bind(org)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(OrgVersion {
+                    app: r.try_get(0)?,
+                    name_zh: r.try_get(1)?,
+                    name_en: r.try_get(2)?,
+                    version: r.try_get(3)?,
+                    state: parse_version_state(&r.try_get::<String, _>(4)?)?,
+                    submitted_by: r.try_get(5)?,
+                    submitted_at: r.try_get(6)?,
+                    decided_by: r.try_get(7)?,
+                    decided_at: r.try_get(8)?,
+                    decision_reason: r.try_get(9)?,
+                })
+            })
+            .collect()
+    }
+}

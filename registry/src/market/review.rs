@@ -215,3 +215,25 @@ impl Marketplace {
         Ok(next)
     }
 }
+
+impl Submission {
+    /// The capabilities and limits this version keeps exactly as the last
+    /// approved version had them, for showing beside the diff: grants by id
+    /// (`identity.attributes/name`), limits as `id = value`. A first version
+    /// keeps nothing, since all of it is new.
+    pub fn unchanged(&self) -> Result<Vec<String>, MarketError> {
+        let manifest = Manifest::parse(&self.manifest)
+            .map_err(|e| MarketError::Internal(format!("a stored manifest does not parse: {e}")))?;
+        // Against nothing, every grant is an addition and every set limit a
+        // raise from zero: that is the version's whole grant, one line each.
+        let everything = capability_diff(None, &manifest);
+        Ok(everything
+            .into_iter()
+            .filter(|c| !self.diff.iter().any(|changed| changed.id == c.id))
+            .map(|c| match c.after {
+                Some(value) => format!("{} = {value}", c.id),
+                None => c.id,
+            })
+            .collect())
+    }
+}
