@@ -17,6 +17,8 @@
 //! - [`payments`]: fees with a provider trait, the sandbox bank, signed
 //!   callbacks applied once, refunds and reconciliation.
 //! - [`notifications`]: template-only messages to an inbox and by SMTP.
+//! - [`ratings`]: evaluation (好差评) of finished cases by their applicants,
+//!   and the remediation items bad ratings open for the accepting org.
 
 pub mod cases;
 pub mod certificates;
@@ -29,6 +31,7 @@ pub mod keys;
 pub mod notifications;
 pub mod payments;
 pub mod provenance;
+pub mod ratings;
 pub mod subjects;
 
 use std::sync::Arc;
