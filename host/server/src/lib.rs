@@ -7,5 +7,6 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod metrics;
+pub mod request_log;
 pub mod web;
 pub mod workers;

@@ -8,11 +8,25 @@ use std::process::ExitCode;
 use clap::Parser;
 use tongban::cli;
 
+/// Logs go to standard error: warnings, plus one line per HTTP request, by
+/// default; `TONGBAN_LOG` takes an `EnvFilter` directive instead, and
+/// `TONGBAN_LOG_FORMAT=json` writes one JSON object per line for a log
+/// collector.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TONGBAN_LOG")
+        .unwrap_or_else(|_| format!("warn,{}=info", tongban::request_log::TARGET).into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("TONGBAN_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TONGBAN_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    init_logs();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(code) => code,

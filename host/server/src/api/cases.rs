@@ -331,12 +331,18 @@ pub struct CaseView {
     pub payments: Vec<PaymentView>,
 }
 
+/// Who may read or step a case at all: its applicant, and the staff of the
+/// orgs that take and handle it. Which case is theirs the case services
+/// decide; other roles are refused before any case is looked up.
+const CASE_ROLES: &[Role] = &[Role::Citizen, Role::WindowClerk, Role::Handler];
+
 #[utoipa::path(get, path = "/api/v1/cases/{id}", responses((status = 200, description = "the case, its timeline and its fees"), (status = 404, body = super::error::ErrorEnvelope)))]
 pub async fn show(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CaseView>, ApiError> {
+    caller.require(CASE_ROLES)?;
     let case = s.services.case_for(&caller.0, &id).await?;
     Ok(Json(CaseView {
         overdue: case.overdue(tongban_services::now_ms()),
@@ -425,6 +431,7 @@ pub async fn step(
     Path(id): Path<String>,
     Json(body): Json<StepRequest>,
 ) -> Result<Json<Case>, ApiError> {
+    caller.require(CASE_ROLES)?;
     let action: Action = serde_json::from_value(serde_json::Value::String(body.action.clone()))
         .map_err(|_| ApiError::bad_request(format!("`{}` is not a case action", body.action)))?;
     if matches!(action, Action::RuleApprove | Action::RuleDeny) {

@@ -152,5 +152,6 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::web::router())
         .layer(DefaultBodyLimit::max(upload_limit))
         .layer(axum::middleware::map_response(error::envelope_rejections))
+        .layer(axum::middleware::from_fn(crate::request_log::log_request))
         .with_state(state)
 }

@@ -1,6 +1,8 @@
 //! The citizen's pages: services of my region, one service with its consent
-//! and its form, my cases with their timeline and fees, my certificates with
-//! a signed copy to download, my consents (revocable) and my inbox.
+//! and its form (naming the version that serves me), my cases with their
+//! timeline and fees and, once finished, their rating (好差评), my
+//! certificates with a signed copy to download, my consents (revocable) and
+//! my inbox.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,6 +15,8 @@ use tongban_registry::release::Role;
 use tongban_services::consent::ConsentState;
 use tongban_services::consents::{DEFAULT_CONSENT_MS, attribute_scope, certificate_scope};
 use tongban_services::now_ms;
+use tongban_services::ratings::{MAX_COMMENT_CHARS, RatingLevel, open_for_rating};
+use tongban_services::{ServiceError, ServiceResult};
 
 use super::form;
 use super::layout::{Lang, Problem, page};
@@ -132,6 +136,7 @@ pub async fn service(State(s): State<AppState>, lang: PageLang, user: WebUser, P
     };
     let l = lang.lang;
     let manifest = &loaded.manifest;
+    let version = manifest.app.version.to_string();
     let Some(item) = manifest.items.first() else {
         return refuse(ApiError::not_found(format!("{app} declares no items")));
     };
@@ -158,6 +163,7 @@ pub async fn service(State(s): State<AppState>, lang: PageLang, user: WebUser, P
     };
     if !uncovered.is_empty() {
         let body = html! {
+            (serving_version(&version, l))
             h2 { (l.t("授权同意", "Consent")) }
             p { (l.t("为办理本事项，本服务需要读取您的以下信息：", "To handle this item, the service needs to read:")) }
             ul { @for scope in &scopes { li { (scope_label(scope, l)) } } }
@@ -177,6 +183,7 @@ pub async fn service(State(s): State<AppState>, lang: PageLang, user: WebUser, P
         &user,
         &title,
         &app,
+        &version,
         loaded.forms.get(&item.code),
         &values,
         &BTreeMap::new(),
@@ -267,12 +274,19 @@ async fn prefill(
     if recorded.is_err() { HashMap::new() } else { values }
 }
 
+/// Which version of the app serves this citizen, so that after a rollout
+/// or a revocation anyone (and a browser test) can see what serves them.
+fn serving_version(version: &str, l: Lang) -> Markup {
+    html! { p id="serving-version" { (l.t("版本", "Version")) " " (version) } }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn apply_page(
     l: Lang,
     user: &WebUser,
     title: &str,
     app: &str,
+    version: &str,
     schema: Option<&serde_json::Value>,
     values: &HashMap<String, String>,
     errors: &BTreeMap<String, String>,
@@ -292,6 +306,7 @@ fn apply_page(
     let key = values.get("submission_key").cloned().unwrap_or_else(fresh_key);
     let empty = serde_json::json!({});
     let body = html! {
+        (serving_version(version, l))
         form method="post" action={ "/services/" (app) "/apply" } novalidate {
             input type="hidden" name="csrf" value=(user.csrf);
             input type="hidden" name="submission_key" value=(key);
@@ -382,6 +397,7 @@ pub async fn apply(
         applicant_id_number: None,
     };
     let title = loaded.manifest.app.name.zh_cn.clone();
+    let version = loaded.manifest.app.version.to_string();
     match submit_application(&s, &user.case_actor(), &body).await {
         Ok(applied) => Redirect::to(&format!("/my/cases/{}", applied.case.id)).into_response(),
         Err(Refusal::Fields(fields)) => {
@@ -391,6 +407,7 @@ pub async fn apply(
                 &user,
                 &title,
                 &app,
+                &version,
                 schema,
                 &f,
                 &errors,
@@ -399,7 +416,7 @@ pub async fn apply(
         }
         Err(Refusal::Api(e)) => {
             let errors: BTreeMap<String, String> = [(String::new(), e.message)].into_iter().collect();
-            apply_page(l, &user, &title, &app, schema, &f, &errors, e.status)
+            apply_page(l, &user, &title, &app, &version, schema, &f, &errors, e.status)
         }
     }
 }
@@ -487,24 +504,184 @@ pub async fn case_details(s: &AppState, id: &str, l: Lang) -> Result<Markup, Res
     })
 }
 
-/// `GET /my/cases/{id}`.
+/// `GET /my/cases/{id}`: the case and, once it is finished, its rating
+/// form or the rating given.
 pub async fn case(State(s): State<AppState>, lang: PageLang, user: WebUser, Path(id): Path<String>) -> Response {
-    if let Err(r) = citizen(&user) {
+    case_page(&s, &lang, &user, &id, &RatingTyped::default(), None, StatusCode::OK).await
+}
+
+/// What the citizen chose and typed in the rating form, kept when it comes
+/// back with a problem.
+#[derive(Debug, Default)]
+struct RatingTyped {
+    level: String,
+    comment: String,
+}
+
+/// The citizen's case page, with a refused rating's problem when there is one.
+async fn case_page(
+    s: &AppState,
+    lang: &PageLang,
+    user: &WebUser,
+    id: &str,
+    typed: &RatingTyped,
+    problem: Option<Problem>,
+    status: StatusCode,
+) -> Response {
+    if let Err(r) = citizen(user) {
         return r;
     }
-    if let Err(e) = s.services.case_for(&user.case_actor(), &id).await {
-        return refuse(e);
-    }
+    let case = match s.services.case_for(&user.case_actor(), id).await {
+        Ok(c) => c,
+        Err(e) => return refuse(e),
+    };
     let l = lang.lang;
-    match case_details(&s, &id, l).await {
-        Ok(body) => lang.respond(page(
-            l,
-            Some(&user),
-            &format!("{} {id}", l.t("办件", "Case")),
-            &[],
-            body,
-        )),
-        Err(r) => r,
+    let details = match case_details(s, id, l).await {
+        Ok(body) => body,
+        Err(r) => return r,
+    };
+    let evaluation = match evaluation(s, user, &case, typed, problem.as_ref(), l).await {
+        Ok(markup) => markup,
+        Err(e) => return refuse(e),
+    };
+    let body = html! { (details) (evaluation) };
+    let problems: Vec<Problem> = problem.into_iter().collect();
+    lang.respond((
+        status,
+        page(l, Some(user), &format!("{} {id}", l.t("办件", "Case")), &problems, body),
+    ))
+}
+
+/// A rating level as the citizen reads it.
+pub fn rating_label(level: RatingLevel, l: Lang) -> &'static str {
+    match level {
+        RatingLevel::VerySatisfied => l.t("非常满意", "Very satisfied"),
+        RatingLevel::Satisfied => l.t("满意", "Satisfied"),
+        RatingLevel::BasicallySatisfied => l.t("基本满意", "Basically satisfied"),
+        RatingLevel::Dissatisfied => l.t("不满意", "Dissatisfied"),
+        RatingLevel::VeryDissatisfied => l.t("非常不满意", "Very dissatisfied"),
+    }
+}
+
+/// The rating section (好差评): nothing until the case is finished, then the
+/// form until it is rated, then the rating and what became of a bad one.
+async fn evaluation(
+    s: &AppState,
+    user: &WebUser,
+    case: &tongban_services::cases::Case,
+    typed: &RatingTyped,
+    problem: Option<&Problem>,
+    l: Lang,
+) -> ServiceResult<Markup> {
+    if let Some(rating) = s.services.case_rating(&case.id).await? {
+        let remediation = s.services.remediation_of_case(&case.id).await?;
+        return Ok(html! { section id="evaluation" {
+            h2 { (l.t("服务评价", "Your rating")) }
+            p id="rating" {
+                (l.t("您的评价：", "You rated this case: ")) strong { (rating_label(rating.level, l)) }
+                @if let Some(comment) = &rating.comment { " · " (comment) }
+            }
+            @if let Some(item) = remediation {
+                p id="remediation" {
+                    @if let Some(note) = &item.resolution {
+                        (l.t("已整改：", "Remediated: ")) (note)
+                    } @else {
+                        (l.t("已转受理机构整改，整改期限：", "Passed to the accepting org to put right by ")) (when(item.due_at))
+                    }
+                }
+            }
+        } });
+    }
+    if !open_for_rating(case.stage) {
+        return Ok(html! { section id="evaluation" {
+            h2 { (l.t("服务评价", "Rate this service")) }
+            p { (l.t("办件有结果（出件、不予批准、不予受理或办结）后即可评价。", "You can rate this case once it has an outcome (delivered, denied, rejected or closed).")) }
+        } });
+    }
+    let problem_of = |field: &str| problem.filter(|p| p.field_id == field).map(|p| p.message.clone());
+    let level_problem = problem_of("level-very-satisfied");
+    let comment_problem = problem_of("comment");
+    Ok(html! {
+        section id="evaluation" {
+            h2 { (l.t("服务评价", "Rate this service")) }
+            form method="post" action={ "/my/cases/" (case.id) "/rating" } {
+                input type="hidden" name="csrf" value=(user.csrf);
+                fieldset aria-describedby=[level_problem.as_ref().map(|_| "level-error")] {
+                    legend { (l.t("您对本次办件的服务是否满意？", "How satisfied are you with how this case was handled?")) }
+                    @if let Some(message) = &level_problem { span.field-error id="level-error" { (message) } }
+                    @for level in RatingLevel::ALL {
+                        @let id = format!("level-{}", level.as_str());
+                        div {
+                            input type="radio" name="level" id=(id) value=(level.as_str()) checked[typed.level == level.as_str()];
+                            " "
+                            label for=(id) style="display:inline;font-weight:normal" { (rating_label(level, l)) }
+                        }
+                    }
+                }
+                label for="comment" {
+                    (l.t("评价意见", "Comment")) " "
+                    span {
+                        @if l == Lang::En { "(optional, at most " (MAX_COMMENT_CHARS) " characters)" }
+                        @else { "（选填，最多 " (MAX_COMMENT_CHARS) " 字）" }
+                    }
+                }
+                @if let Some(message) = &comment_problem { span.field-error id="comment-error" { (message) } }
+                textarea id="comment" name="comment" rows="4" aria-describedby=[comment_problem.as_ref().map(|_| "comment-error")] { (typed.comment) }
+                div { button type="submit" id="rate" { (l.t("提交评价", "Submit your rating")) } }
+            }
+        }
+    })
+}
+
+/// The field a refused rating's problem belongs to (the service names it
+/// first in its message), and the problem in the page's language: in
+/// Chinese a summary, then the service's own words.
+fn rating_problem(e: &ServiceError, l: Lang) -> Problem {
+    let said = |zh: &str, m: &str| match l {
+        Lang::Zh => format!("{zh} / {m}"),
+        Lang::En => m.to_owned(),
+    };
+    let (field_id, message) = match e {
+        ServiceError::Invalid(m) if m.starts_with("level") => ("level-very-satisfied", said("请选择满意程度", m)),
+        ServiceError::Invalid(m) if m.starts_with("comment") => ("comment", said("评价意见过长", m)),
+        ServiceError::Conflict(m) => ("evaluation", said("暂不能评价", m)),
+        other => ("evaluation", other.to_string()),
+    };
+    Problem {
+        field_id: field_id.into(),
+        message,
+    }
+}
+
+/// `POST /my/cases/{id}/rating`: the applicant rates a finished case once.
+/// A refusal comes back on the case page with the problem named and what
+/// was chosen and typed kept.
+pub async fn rate(
+    State(s): State<AppState>,
+    lang: PageLang,
+    user: WebUser,
+    Path(id): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = user.check_csrf(&f) {
+        return r;
+    }
+    let subject = match citizen(&user) {
+        Ok(s) => s.to_owned(),
+        Err(r) => return r,
+    };
+    let typed = RatingTyped {
+        level: f.get("level").cloned().unwrap_or_default(),
+        comment: f.get("comment").cloned().unwrap_or_default(),
+    };
+    match s.services.rate_case(&subject, &id, &typed.level, &typed.comment).await {
+        Ok(_) => Redirect::to(&format!("/my/cases/{id}")).into_response(),
+        Err(e @ ServiceError::NotFound(_)) => refuse(e),
+        Err(e) => {
+            let problem = rating_problem(&e, lang.lang);
+            let status = ApiError::from(e).status;
+            case_page(&s, &lang, &user, &id, &typed, Some(problem), status).await
+        }
     }
 }
 

@@ -74,6 +74,25 @@ pub fn page(lang: Lang, user: Option<&WebUser>, title: &str, problems: &[Problem
                                 }
                                 Role::WindowClerk | Role::Handler => {
                                     a href="/work" { (lang.t("工作台", "Work queues")) }
+                                    @if user.actor.role == Role::WindowClerk {
+                                        a href="/work/counter" { (lang.t("窗口受理", "Counter intake")) }
+                                    }
+                                }
+                                Role::RegionAdmin => {
+                                    a href="/region" { (lang.t("上线管理", "Releases")) }
+                                }
+                                Role::SecurityOfficer => {
+                                    a href="/security" { (lang.t("安全", "Security")) }
+                                    a href="/audit" { (lang.t("审计", "Audit")) }
+                                }
+                                Role::Auditor => {
+                                    a href="/audit" { (lang.t("审计", "Audit")) }
+                                }
+                                Role::Publisher => {
+                                    a href="/publish" { (lang.t("发布", "Publish")) }
+                                }
+                                Role::Reviewer => {
+                                    a href="/reviews" { (lang.t("审核", "Reviews")) }
                                 }
                                 _ => {}
                             }

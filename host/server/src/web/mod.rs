@@ -12,15 +12,24 @@
 //!   the item's JSON Schema, prefilled under consent), my cases, wallet,
 //!   consents, inbox.
 //! - [`staff`]: the intake and handling queues of a clerk's or handler's org.
+//! - [`counter`]: a window clerk's intake for a citizen at the counter (代办).
+//! - [`operations`]: the region admin's releases (pilot, rollout, halt,
+//!   rollback, yank) and the security officer's kill switch (revoke).
+//! - [`audit`]: the auditor's audit log, provenance records and verification.
+//! - [`market`]: the publisher's uploads and versions, the reviewer's queue and decisions.
 
 // Page helpers return an early `Response` (a redirect, a refusal) as their
 // error, the way axum rejections work; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod audit;
 pub mod citizen;
+pub mod counter;
 pub mod form;
 pub mod layout;
 pub mod login;
+pub mod market;
+pub mod operations;
 pub mod session;
 pub mod staff;
 
@@ -40,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/services/{app}/apply", post(citizen::apply))
         .route("/my/cases", get(citizen::cases))
         .route("/my/cases/{id}", get(citizen::case))
+        .route("/my/cases/{id}/rating", post(citizen::rate))
         .route("/my/wallet", get(citizen::wallet))
         .route("/my/wallet/{id}/copy", get(citizen::copy))
         .route("/my/consents", get(citizen::consents))
@@ -47,4 +57,17 @@ pub fn router() -> Router<AppState> {
         .route("/my/inbox", get(citizen::inbox))
         .route("/work", get(staff::queues))
         .route("/work/cases/{id}", get(staff::case).post(staff::step))
+        .route("/work/remediation/{id}", post(staff::resolve))
+        .route("/work/counter", get(counter::start))
+        .route("/work/counter/{app}", get(counter::form_page).post(counter::submit))
+        .route("/region", get(operations::region))
+        .route("/region/{app}/{version}", post(operations::release))
+        .route("/security", get(operations::security))
+        .route("/security/{app}/{version}/revoke", post(operations::revoke))
+        .route("/audit", get(audit::audit))
+        .route("/audit/verify", post(audit::verify))
+        .route("/publish", get(market::publisher_home).post(market::publish))
+        .route("/publish/{app}/{version}/withdraw", post(market::withdraw))
+        .route("/reviews", get(market::queue))
+        .route("/reviews/{app}/{version}", get(market::submission).post(market::decide))
 }

@@ -1,21 +1,24 @@
 //! The clerk's and the handler's pages: the org's intake queue (accept,
-//! request a correction, reject with a reason) and handling queue (due dates,
-//! overdue marks; approve, deny, hand off to another org). Who may take which
-//! step is the case state machine's rule; the pages only offer the steps.
+//! request a correction, reject with a reason), handling queue (due dates,
+//! overdue marks; approve, deny, hand off to another org) and open
+//! remediation items (整改) from bad ratings, resolved with a note. Who may
+//! take which step is the case state machine's rule, and who may resolve an
+//! item the rating service's; the pages only offer the steps.
 
 use std::collections::HashMap;
 
 use axum::Form;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use tongban_registry::market::orgs;
 use tongban_registry::release::Role;
 use tongban_services::cases::{Action, Step};
-use tongban_services::now_ms;
+use tongban_services::{ServiceError, now_ms};
 
-use super::citizen::case_details;
-use super::layout::page;
+use super::citizen::{case_details, rating_label};
+use super::layout::{Problem, page};
 use super::session::{PageLang, WebUser};
 use crate::api::AppState;
 use crate::api::error::ApiError;
@@ -29,17 +32,29 @@ fn staff_org(user: &WebUser) -> Result<String, Response> {
 
 /// `GET /work`.
 pub async fn queues(State(s): State<AppState>, lang: PageLang, user: WebUser) -> Response {
-    let org = match staff_org(&user) {
+    work_page(&s, &lang, &user, None, StatusCode::OK).await
+}
+
+/// The work queues, with a refused resolution's problem when there is one.
+async fn work_page(
+    s: &AppState,
+    lang: &PageLang,
+    user: &WebUser,
+    problem: Option<Problem>,
+    status: StatusCode,
+) -> Response {
+    let org = match staff_org(user) {
         Ok(o) => o,
         Err(r) => return r,
     };
     let l = lang.lang;
-    let (intake, handling) = match (
+    let (intake, handling, remediations) = match (
         s.services.case_queue(&org, true).await,
         s.services.case_queue(&org, false).await,
+        s.services.remediations_of_org(&org, true).await,
     ) {
-        (Ok(i), Ok(h)) => (i, h),
-        (Err(e), _) | (_, Err(e)) => return ApiError::from(e).into_response(),
+        (Ok(i), Ok(h), Ok(r)) => (i, h, r),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return ApiError::from(e).into_response(),
     };
     let now = now_ms();
     let when = super::layout::local_time;
@@ -60,8 +75,73 @@ pub async fn queues(State(s): State<AppState>, lang: PageLang, user: WebUser) ->
                 td { @if let Some(due) = c.due_at { (when(due)) } @if c.overdue(now) { " " span.overdue { (l.t("已超期", "Overdue")) } } }
             } } }
         }
+        section id="remediation" {
+            h2 { (l.t("差评整改", "Remediation of bad ratings")) " (" (remediations.len()) ")" }
+            @if remediations.is_empty() { p { (l.t("没有待整改的差评。", "No open remediation items.")) } }
+            @for item in &remediations {
+                @let note_id = format!("note-{}", item.id);
+                @let error = problem.as_ref().filter(|p| p.field_id == note_id);
+                article id=(item.id) {
+                    h3 { a href={ "/work/cases/" (item.case) } { (item.case) } }
+                    dl {
+                        dt { (l.t("评价", "Rating")) } dd { (rating_label(item.level, l)) }
+                        dt { (l.t("评价意见", "Comment")) } dd { (item.comment.as_deref().unwrap_or(l.t("（无）", "(none)"))) }
+                        dt { (l.t("整改期限", "Due")) }
+                        dd { (when(item.due_at)) @if item.overdue(now) { " " span.overdue { (l.t("已超期", "Overdue")) } } }
+                    }
+                    form method="post" action={ "/work/remediation/" (item.id) } {
+                        input type="hidden" name="csrf" value=(user.csrf);
+                        label for=(note_id) { (l.t("整改情况", "What was done")) }
+                        @if let Some(p) = error { span.field-error id={ (note_id) "-error" } { (p.message) } }
+                        textarea id=(note_id) name="note" rows="3" aria-describedby=[error.map(|_| format!("{note_id}-error"))] {}
+                        div { button type="submit" { (l.t("整改完成", "Mark as remediated")) } }
+                    }
+                }
+            }
+        }
     };
-    lang.respond(page(l, Some(&user), l.t("工作台", "Work queues"), &[], body))
+    let problems: Vec<Problem> = problem.into_iter().collect();
+    lang.respond((
+        status,
+        page(l, Some(user), l.t("工作台", "Work queues"), &problems, body),
+    ))
+}
+
+/// `POST /work/remediation/{id}`: a window clerk or handler of the owning
+/// org resolves a remediation item with a note, back to `/work`. A blank or
+/// over-long note comes back on the work page naming the problem; staff of
+/// another org are refused.
+pub async fn resolve(
+    State(s): State<AppState>,
+    lang: PageLang,
+    user: WebUser,
+    Path(id): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = user.check_csrf(&f) {
+        return r;
+    }
+    if let Err(r) = staff_org(&user) {
+        return r;
+    }
+    let note = f.get("note").cloned().unwrap_or_default();
+    match s.services.resolve_remediation(&user.case_actor(), &id, &note).await {
+        Ok(_) => Redirect::to("/work").into_response(),
+        Err(ServiceError::Invalid(message)) => {
+            let problem = Problem {
+                field_id: format!("note-{id}"),
+                message: match lang.lang {
+                    super::layout::Lang::Zh if message.starts_with("note is required") => {
+                        format!("请填写整改情况 / {message}")
+                    }
+                    super::layout::Lang::Zh => format!("整改情况过长 / {message}"),
+                    super::layout::Lang::En => message,
+                },
+            };
+            work_page(&s, &lang, &user, Some(problem), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
 }
 
 /// `GET /work/cases/{id}`: the case and the steps the user may offer.

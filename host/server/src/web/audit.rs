@@ -1,0 +1,285 @@
+//! The auditor's page: the hash-chained audit log (newest first, filtered by
+//! action, actor and target, a page of at most [`MAX_LIMIT`] entries at a
+//! time), the personal-data access records (provenance) of a subject or a
+//! case, and the verification `tongban audit verify` runs: the chain walked
+//! from its first entry, and every provenance row checked against its entry.
+//!
+//! Who may read it is the API's rule (`api::audit`, `api::provenance`):
+//! auditors, security officers and platform admins. Like the API, the
+//! provenance records are listed only for a named subject or case, so nobody
+//! pages through everyone's records by default.
+
+use std::collections::HashMap;
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+use tongban_registry::market::audit_log::{self, AuditFilter};
+use tongban_registry::release::Role;
+use tongban_services::provenance::ProvenanceFilter;
+
+use super::layout::{Lang, Problem, local_time, page};
+use super::session::{PageLang, WebUser};
+use crate::api::AppState;
+use crate::api::error::ApiError;
+
+/// Entries on one page unless `?limit=` asks for fewer or more.
+pub const DEFAULT_LIMIT: i64 = 200;
+/// The most entries one page shows.
+pub const MAX_LIMIT: i64 = 1000;
+
+fn auditor(user: &WebUser) -> Result<(), Response> {
+    if matches!(
+        user.actor.role,
+        Role::Auditor | Role::SecurityOfficer | Role::PlatformAdmin
+    ) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("this page is for auditors, security officers and platform admins").into_response())
+    }
+}
+
+/// A query parameter, trimmed; missing is empty.
+fn param(q: &HashMap<String, String>, name: &str) -> String {
+    q.get(name).map(|v| v.trim().to_owned()).unwrap_or_default()
+}
+
+/// A whole-number query parameter of at least 1 and at most `max`, or the
+/// problem naming it, as `what` describes the number.
+fn number(q: &HashMap<String, String>, name: &str, max: i64, what: &str) -> Result<Option<i64>, Problem> {
+    let raw = param(q, name);
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    match raw.parse::<i64>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(Problem {
+            field_id: name.to_owned(),
+            message: format!("`{name}`: {what} `{raw}`"),
+        }),
+    }
+}
+
+/// What the verification found, as `tongban audit verify` reports it.
+fn verification(chain: Result<u64, String>, provenance: Result<u64, String>) -> Markup {
+    let (intact, text) = match (chain, provenance) {
+        (Ok(entries), Ok(records)) => (
+            true,
+            format!("完整 / intact, {entries} entries; {records} 条溯源记录一致 / {records} provenance records match"),
+        ),
+        (Err(broken), _) => (false, format!("审计链被篡改 / {broken}")),
+        (Ok(_), Err(broken)) => (false, format!("溯源记录被篡改 / provenance broken: {broken}")),
+    };
+    html! {
+        p id="verify-result" data-intact=(intact) role="status" { strong { (text) } }
+    }
+}
+
+/// The page for the filters in `q`, with a verification result when one ran.
+async fn audit_page(
+    s: &AppState,
+    l: Lang,
+    user: &WebUser,
+    q: &HashMap<String, String>,
+    verified: Option<Markup>,
+) -> Response {
+    let mut problems = Vec::new();
+    let before = number(
+        q,
+        "before",
+        i64::MAX,
+        l.t(
+            "应为审计条目序号（正整数），而不是",
+            "is an audit entry number (1 or more), not",
+        ),
+    )
+    .unwrap_or_else(|p| {
+        problems.push(p);
+        None
+    });
+    let limit = number(
+        q,
+        "limit",
+        MAX_LIMIT,
+        l.t("应为 1 到 1000 的整数，而不是", "is a whole number from 1 to 1000, not"),
+    )
+    .unwrap_or_else(|p| {
+        problems.push(p);
+        None
+    })
+    .unwrap_or(DEFAULT_LIMIT);
+    let filter = AuditFilter {
+        action: param(q, "action"),
+        actor: param(q, "actor"),
+        target: param(q, "target"),
+        before,
+    };
+    let entries = match audit_log::search(s.market.db(), &filter, limit).await {
+        Ok(e) => e,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let (subject, case, app) = (param(q, "subject"), param(q, "case"), param(q, "app"));
+    let provenance = if subject.is_empty() && case.is_empty() {
+        None
+    } else {
+        let filter = ProvenanceFilter {
+            subject: Some(subject.clone()).filter(|s| !s.is_empty()),
+            case: Some(case.clone()).filter(|c| !c.is_empty()),
+        };
+        match s.services.provenance(&filter).await {
+            Ok(mut records) => {
+                records.retain(|r| app.is_empty() || r.record.app == app);
+                Some(records)
+            }
+            Err(e) => return ApiError::from(e).into_response(),
+        }
+    };
+    let older = (entries.len() as i64 == limit)
+        .then(|| entries.last().map(|e| e.record.seq))
+        .flatten()
+        .map(|seq| {
+            let mut next = url::form_urlencoded::Serializer::new(String::new());
+            for name in ["action", "actor", "target", "subject", "case", "app"] {
+                let value = param(q, name);
+                if !value.is_empty() {
+                    next.append_pair(name, &value);
+                }
+            }
+            next.append_pair("before", &seq.to_string());
+            next.append_pair("limit", &limit.to_string());
+            format!("/audit?{}", next.finish())
+        });
+    let text_input = |id: &str, zh: &str, en: &str, hint: Option<(&str, &str)>| {
+        html! {
+            label for=(id) { (l.t(zh, en)) }
+            @if let Some((zh, en)) = hint { span.hint id={ (id) "-hint" } { (l.t(zh, en)) } }
+            input type="text" id=(id) name=(id) value=(param(q, id)) aria-describedby=[hint.map(|_| format!("{id}-hint"))];
+        }
+    };
+    let body = html! {
+        form method="get" action="/audit" role="search" {
+            fieldset {
+                legend { (l.t("筛选审计日志", "Filter the audit log")) }
+                (text_input("action", "操作", "Action", Some(("如 release.revoke；release 匹配所有 release.* 操作", "e.g. release.revoke; release matches every release.* action"))))
+                (text_input("actor", "操作人", "Actor", Some(("账号，如 security", "an account, e.g. security"))))
+                (text_input("target", "对象（应用或主体）", "Target (app or subject)", Some(("对象包含此文字，如应用标识", "the entry's subject contains this text, e.g. an app id"))))
+            }
+            fieldset {
+                legend { (l.t("筛选溯源记录（须填主体或办件）", "Filter the provenance records (a subject or a case is required)")) }
+                (text_input("subject", "主体标识", "Subject", None))
+                (text_input("case", "办件编号", "Case", None))
+                (text_input("app", "应用标识", "App", None))
+            }
+            input type="hidden" name="limit" value=(limit);
+            div { button type="submit" { (l.t("筛选", "Filter")) } }
+        }
+
+        section id="verify-section" {
+            h2 { (l.t("校验", "Verification")) }
+            p { (l.t(
+                "从第一条起逐条校验审计链，并将每条溯源记录与其审计条目核对。",
+                "Walks the audit chain from its first entry and checks every provenance record against its entry."
+            )) }
+            @if let Some(result) = &verified { (result) }
+            form method="post" action="/audit/verify" {
+                input type="hidden" name="csrf" value=(user.csrf);
+                button type="submit" id="verify" { (l.t("校验审计链", "Verify the audit chain")) }
+            }
+        }
+
+        section id="audit-log" {
+            h2 { (l.t("审计日志", "Audit log")) " (" (entries.len()) ")" }
+            @if entries.is_empty() {
+                p { (l.t("没有符合条件的条目。", "No entries match.")) }
+            } @else {
+                table {
+                    thead { tr {
+                        th { (l.t("序号", "Seq")) } th { (l.t("时间", "Time")) } th { (l.t("操作人", "Actor")) }
+                        th { (l.t("操作", "Action")) } th { (l.t("对象", "Target")) } th { (l.t("哈希", "Hash")) }
+                    } }
+                    tbody { @for e in &entries {
+                        tr data-seq=(e.record.seq) data-action=(e.record.action) {
+                            td { (e.record.seq) } td { (local_time(e.record.at)) } td { (e.record.actor) }
+                            td { (e.record.action) } td { (e.record.subject) }
+                            td { code title=(e.hash) { (e.hash.get(..12).unwrap_or(&e.hash)) } }
+                        }
+                    } }
+                }
+            }
+            @if let Some(href) = &older {
+                p { a href=(href) { (l.t("更早的条目", "Older entries")) } }
+            }
+        }
+
+        section id="provenance" {
+            h2 { (l.t("个人数据访问记录（溯源）", "Personal-data access records (provenance)")) }
+            @match &provenance {
+                None => { p { (l.t("请填写主体标识或办件编号以查看溯源记录。", "Give a subject or a case to see its provenance records.")) } }
+                Some(records) if records.is_empty() => { p { (l.t("没有符合条件的记录。", "No records match.")) } }
+                Some(records) => { table {
+                    thead { tr {
+                        th { (l.t("审计序号", "Audit seq")) } th { (l.t("时间", "Time")) } th { (l.t("应用", "App")) }
+                        th { (l.t("主体", "Subject")) } th { (l.t("操作", "Operation")) } th { (l.t("范围", "Scopes")) }
+                        th { (l.t("目的", "Purpose")) } th { (l.t("授权", "Consent")) } th { (l.t("办件", "Case")) }
+                        th { (l.t("结果", "Outcome")) }
+                    } }
+                    tbody { @for r in records {
+                        tr data-seq=(r.audit_seq) {
+                            td { (r.audit_seq) } td { (local_time(r.record.at)) }
+                            td { (r.record.app) "@" (r.record.app_version) }
+                            td { (r.record.subject) } td { (r.record.operation) } td { (r.record.scopes.join(" ")) }
+                            td { (r.record.purpose) } td { (r.record.consent.clone().unwrap_or_default()) }
+                            td { (r.record.case.clone().unwrap_or_default()) } td { (r.record.outcome) }
+                        }
+                    } }
+                } }
+            }
+        }
+    };
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    (status, page(l, Some(user), l.t("审计", "Audit"), &problems, body)).into_response()
+}
+
+/// `GET /audit?action=&actor=&target=&before=&limit=&subject=&case=&app=`.
+pub async fn audit(
+    State(s): State<AppState>,
+    lang: PageLang,
+    user: WebUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = auditor(&user) {
+        return r;
+    }
+    lang.respond(audit_page(&s, lang.lang, &user, &q, None).await)
+}
+
+/// `POST /audit/verify`: what `tongban audit verify` checks, on the page.
+pub async fn verify(
+    State(s): State<AppState>,
+    lang: PageLang,
+    user: WebUser,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = user.check_csrf(&f) {
+        return r;
+    }
+    if let Err(r) = auditor(&user) {
+        return r;
+    }
+    let chain = match audit_log::verify(s.market.db()).await {
+        Ok(found) => found.map_err(|broken| broken.to_string()),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let provenance = match s.services.verify_provenance().await {
+        Ok(found) => found,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let result = verification(chain, provenance);
+    lang.respond(audit_page(&s, lang.lang, &user, &HashMap::new(), Some(result)).await)
+}
