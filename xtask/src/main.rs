@@ -2,8 +2,9 @@
 //!
 //! It installs what the tests need that cargo does not (the `wasm32-wasip2`
 //! target, a fresh PostgreSQL database, moto's S3-compatible sandbox from
-//! PyPI), then runs the host workspace's tests (which build the fixture and
-//! example components from source) and the example apps' own test-kit tests.
+//! PyPI, Debian's headless Chromium and its WebDriver), then runs the host
+//! workspace's tests (which build the fixture and example components from
+//! source) and the example apps' own test-kit tests.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -61,6 +62,9 @@ fn test(extra: &[String]) -> Result<(), String> {
 
     step("S3-compatible sandbox: moto's server, from PyPI");
     ensure_s3_sandbox()?;
+
+    step("browser: Debian's chromium and chromium-driver");
+    ensure_chromium()?;
 
     step("host workspace: unit, integration and benchmark-smoke tests");
     let mut host = cargo();
@@ -158,6 +162,72 @@ fn ensure_s3_sandbox() -> Result<(), String> {
         }
         Err(e) => Err(format!("CI needs moto for the S3 blob tests: {e}")),
     }
+}
+
+/// Where Debian's packages put the browser and its WebDriver; the browser
+/// test (`host/server/tests/browser.rs`) looks for them there.
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Install Debian's `chromium` and `chromium-driver` (and a CJK font, so the
+/// screenshots show the Chinese pages as people see them) when the browser or
+/// its driver is missing. Under CI a failed install fails the run; elsewhere
+/// the browser test skips with a warning, like PostgreSQL's half.
+fn ensure_chromium() -> Result<(), String> {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        eprintln!("chromium and chromedriver are installed");
+        return Ok(());
+    }
+    let installed = apt_get(&["update"]).and_then(|()| {
+        apt_get(&[
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "chromium",
+            "chromium-driver",
+            "fonts-wqy-zenhei",
+        ])
+    });
+    let missing = || !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists();
+    match installed {
+        Ok(()) if !missing() => Ok(()),
+        outcome => {
+            let why = match outcome {
+                Err(e) => e,
+                Ok(()) => format!("apt-get succeeded but {CHROMIUM} or {CHROMEDRIVER} is still missing"),
+            };
+            if std::env::var_os("CI").is_some() {
+                Err(format!(
+                    "CI needs Debian's chromium and chromium-driver for the browser test: {why}"
+                ))
+            } else {
+                eprintln!(
+                    "warning: cannot install chromium ({why}); the browser test will be skipped. Install it with `apt-get install chromium chromium-driver`"
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `apt-get ARGS` without questions, through `sudo` unless we are root.
+fn apt_get(args: &[&str]) -> Result<(), String> {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let mut command = if root {
+        let mut direct = Command::new("apt-get");
+        direct.env("DEBIAN_FRONTEND", "noninteractive");
+        direct
+    } else {
+        // sudo resets the environment; it passes a VAR=value given before the command.
+        let mut elevated = Command::new("sudo");
+        elevated.args(["DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+        elevated
+    };
+    command.args(args);
+    run(command)
 }
 
 /// Add the wasm target through rustup when the pinned toolchain lacks it.

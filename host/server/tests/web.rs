@@ -9,102 +9,10 @@ use std::path::Path;
 
 use tongban_tests::ServerProcess;
 
+mod page_client;
+use page_client::{Browser, hidden, sign_in};
+
 const APP: &str = "cn.gov.hz.amr.sole-proprietor";
-
-/// A browser without JavaScript: it keeps cookies and does not follow redirects.
-struct Browser {
-    agent: ureq::Agent,
-    base: String,
-    cookies: Vec<(String, String)>,
-}
-
-struct Page {
-    status: u16,
-    location: Option<String>,
-    body: String,
-}
-
-impl Browser {
-    fn new(base: &str) -> Browser {
-        Browser {
-            agent: ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .max_redirects(0)
-                .build()
-                .into(),
-            base: base.to_owned(),
-            cookies: Vec::new(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn keep(&mut self, response: &ureq::http::Response<ureq::Body>) {
-        for value in response.headers().get_all("set-cookie") {
-            let text = value.to_str().unwrap();
-            let pair = text.split(';').next().unwrap();
-            let (k, v) = pair.split_once('=').unwrap();
-            self.cookies.retain(|(name, _)| name != k);
-            if !v.is_empty() {
-                self.cookies.push((k.to_owned(), v.to_owned()));
-            }
-        }
-    }
-
-    fn finish(&mut self, mut response: ureq::http::Response<ureq::Body>) -> Page {
-        self.keep(&response);
-        let location = response
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_owned());
-        Page {
-            status: response.status().as_u16(),
-            location,
-            body: response.body_mut().read_to_string().unwrap_or_default(),
-        }
-    }
-
-    fn get(&mut self, path: &str) -> Page {
-        let response = self
-            .agent
-            .get(format!("{}{path}", self.base))
-            .header("Cookie", self.cookie_header())
-            .call()
-            .unwrap();
-        self.finish(response)
-    }
-
-    fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let response = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .header("Cookie", self.cookie_header())
-            .send_form(form.iter().copied())
-            .unwrap();
-        self.finish(response)
-    }
-}
-
-/// The value of the first hidden input named `name` on a page.
-fn hidden(body: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = body
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} on the page:\n{body}"))
-        + marker.len();
-    body[start..].split('"').next().unwrap().to_owned()
-}
-
-fn sign_in(browser: &mut Browser, user: &str) {
-    let page = browser.post("/login", &[("user", user), ("password", "tongban-demo"), ("next", "/")]);
-    assert_eq!(page.status, 303, "{}", page.body);
-}
 
 #[test]
 fn the_pages_work_without_javascript_and_refuse_bad_requests() {

@@ -1,0 +1,100 @@
+//! A browser without JavaScript for page tests: it keeps cookies, does not
+//! follow redirects, and posts forms the way a plain HTML form does. Shared by
+//! the page tests (`mod page_client;`).
+
+#![allow(dead_code)]
+
+/// A browser without JavaScript: it keeps cookies and does not follow redirects.
+pub struct Browser {
+    agent: ureq::Agent,
+    base: String,
+    cookies: Vec<(String, String)>,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Browser {
+        Browser {
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .build()
+                .into(),
+            base: base.to_owned(),
+            cookies: Vec::new(),
+        }
+    }
+
+    pub fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, response: &ureq::http::Response<ureq::Body>) {
+        for value in response.headers().get_all("set-cookie") {
+            let text = value.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(name, _)| name != k);
+            if !v.is_empty() {
+                self.cookies.push((k.to_owned(), v.to_owned()));
+            }
+        }
+    }
+
+    fn finish(&mut self, mut response: ureq::http::Response<ureq::Body>) -> Page {
+        self.keep(&response);
+        let location = response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        Page {
+            status: response.status().as_u16(),
+            location,
+            body: response.body_mut().read_to_string().unwrap_or_default(),
+        }
+    }
+
+    pub fn get(&mut self, path: &str) -> Page {
+        let response = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("Cookie", self.cookie_header())
+            .call()
+            .unwrap();
+        self.finish(response)
+    }
+
+    pub fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let response = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Cookie", self.cookie_header())
+            .send_form(form.iter().copied())
+            .unwrap();
+        self.finish(response)
+    }
+}
+
+/// The value of the first hidden input named `name` on a page.
+pub fn hidden(body: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} on the page:\n{body}"))
+        + marker.len();
+    body[start..].split('"').next().unwrap().to_owned()
+}
+
+pub fn sign_in(browser: &mut Browser, user: &str) {
+    let page = browser.post("/login", &[("user", user), ("password", "tongban-demo"), ("next", "/")]);
+    assert_eq!(page.status, 303, "{}", page.body);
+}
