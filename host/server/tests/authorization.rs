@@ -190,7 +190,12 @@ const MATRIX: &[Rule] = &[
     ),
     rule("GET", "/api/v1/apps/{app}/deployments", Probe::Empty, SIGNED_IN),
     rule("GET", "/api/v1/reviews", Probe::Empty, &[Reviewer, PlatformAdmin]),
-    rule("GET", "/api/v1/reviews/{app}/{version}", Probe::Empty, SIGNED_IN),
+    rule(
+        "GET",
+        "/api/v1/reviews/{app}/{version}",
+        Probe::Empty,
+        &[Reviewer, PlatformAdmin, Publisher],
+    ),
     rule(
         "POST",
         "/api/v1/reviews/{app}/{version}/decision",
@@ -309,7 +314,12 @@ const MATRIX: &[Rule] = &[
         &[WindowClerk, Handler],
     ),
     rule("GET", "/work/counter", Probe::Empty, &[WindowClerk]),
-    rule("GET", "/work/counter/{app}", Probe::Empty, &[WindowClerk]),
+    rule(
+        "POST",
+        "/work/counter",
+        Probe::Form(&[("app", APP), ("id_number", "x")]),
+        &[WindowClerk],
+    ),
     rule(
         "POST",
         "/work/counter/{app}",

@@ -65,9 +65,13 @@ fn a_clerk_applies_at_the_counter_and_the_citizen_rates_the_delivered_case() {
     let mut handler = Browser::new(&server.url);
     sign_in(&mut handler, "handler");
     assert_eq!(handler.get("/work/counter").status, 403);
+    let handler_csrf = hidden(&handler.get("/work").body, "csrf");
     assert_eq!(
         handler
-            .get(&format!("/work/counter/{APP}?id_number={ZHANG_SAN_ID}"))
+            .post(
+                "/work/counter",
+                &[("csrf", &handler_csrf), ("app", APP), ("id_number", ZHANG_SAN_ID)]
+            )
             .status,
         403
     );
@@ -90,7 +94,14 @@ fn a_clerk_applies_at_the_counter_and_the_citizen_rates_the_delivered_case() {
 
     // An unknown ID number is refused on the page, naming the problem and
     // keeping what was chosen and typed; so is a missing one.
-    let unknown = clerk.get(&format!("/work/counter?app={APP}&id_number={UNKNOWN_ID}"));
+    let csrf = hidden(&start.body, "csrf");
+    let choose = |browser: &mut Browser, app: &str, id_number: &str| {
+        browser.post(
+            "/work/counter",
+            &[("csrf", csrf.as_str()), ("app", app), ("id_number", id_number)],
+        )
+    };
+    let unknown = choose(&mut clerk, APP, UNKNOWN_ID);
     assert_eq!(unknown.status, 404, "{}", unknown.body);
     assert_contains(
         &unknown,
@@ -102,23 +113,19 @@ fn a_clerk_applies_at_the_counter_and_the_citizen_rates_the_delivered_case() {
             &format!("<option value=\"{APP}\" selected>"),
         ],
     );
-    let direct = clerk.get(&format!("/work/counter/{APP}?id_number={UNKNOWN_ID}"));
-    assert_eq!(direct.status, 404, "{}", direct.body);
-    assert_contains(&direct, &["error-summary", "没有登记此身份证号的人员"]);
-    let missing = clerk.get(&format!("/work/counter?app={APP}&id_number="));
+    let missing = choose(&mut clerk, APP, "");
     assert_eq!(missing.status, 422, "{}", missing.body);
     assert_contains(&missing, &["error-summary", "请输入申请人的身份证号"]);
-    let no_service = clerk.get(&format!("/work/counter?app=&id_number={ZHANG_SAN_ID}"));
+    let no_service = choose(&mut clerk, "", ZHANG_SAN_ID);
     assert_eq!(no_service.status, 422, "{}", no_service.body);
     assert_contains(&no_service, &["href=\"#app\"", "请选择要办理的服务"]);
+    let forged_choice = clerk.post("/work/counter", &[("app", APP), ("id_number", ZHANG_SAN_ID)]);
+    assert_eq!(forged_choice.status, 403, "no CSRF token");
 
     // A known one goes on to the service's form: empty (nothing of the
-    // clerk's or the citizen's is prefilled), with the ID number carried.
-    let chosen = clerk.get(&format!("/work/counter?app={APP}&id_number={ZHANG_SAN_ID}"));
-    assert_eq!(chosen.status, 303, "{}", chosen.body);
-    let form_path = chosen.location.clone().unwrap();
-    assert_eq!(form_path, format!("/work/counter/{APP}?id_number={ZHANG_SAN_ID}"));
-    let form = clerk.get(&form_path);
+    // clerk's or the citizen's is prefilled), with the ID number carried in
+    // the form and never in a URL.
+    let form = choose(&mut clerk, APP, ZHANG_SAN_ID);
     assert_eq!(form.status, 200, "{}", form.body);
     assert_contains(
         &form,

@@ -50,7 +50,7 @@ impl Actor {
         }
     }
 
-    pub(crate) fn require(&self, roles: &[Role], what: &str) -> Result<(), MarketError> {
+    pub fn require(&self, roles: &[Role], what: &str) -> Result<(), MarketError> {
         if roles.contains(&self.role) {
             Ok(())
         } else {

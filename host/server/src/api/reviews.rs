@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use tongban_registry::market::review::{Decision, QueueEntry, Submission};
+use tongban_registry::release::Role;
 
 use super::apps::Outcome;
 use super::auth::Authenticated;
@@ -20,10 +21,23 @@ pub async fn queue(
 #[utoipa::path(get, path = "/api/v1/reviews/{app}/{version}", responses((status = 200, description = "the submission with its capability diff"), (status = "4XX", body = super::error::ErrorEnvelope)))]
 pub async fn show(
     State(s): State<AppState>,
-    Authenticated(_): Authenticated,
+    Authenticated(actor): Authenticated,
     Path((app, version)): Path<(String, String)>,
 ) -> Result<Json<Submission>, ApiError> {
-    Ok(Json(s.market.submission(&app, &version).await?))
+    // A submission (its manifest, check report and the reviewer's reasons) is
+    // for reviewers, platform admins and the publishing org's own publishers.
+    actor.require(
+        &[Role::Reviewer, Role::PlatformAdmin, Role::Publisher],
+        "reading a submission",
+    )?;
+    let submission = s.market.submission(&app, &version).await?;
+    if actor.role == Role::Publisher && actor.org.as_deref() != Some(submission.org.as_str()) {
+        return Err(ApiError::forbidden(format!(
+            "{app}@{version} is submitted by org {}, not yours",
+            submission.org
+        )));
+    }
+    Ok(Json(submission))
 }
 
 #[utoipa::path(post, path = "/api/v1/reviews/{app}/{version}/decision",

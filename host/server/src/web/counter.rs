@@ -22,7 +22,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
@@ -60,7 +60,7 @@ struct Chosen {
 }
 
 impl Chosen {
-    fn from_query(q: &HashMap<String, String>) -> Chosen {
+    fn from_form(q: &HashMap<String, String>) -> Chosen {
         Chosen {
             app: q.get("app").map(|a| a.trim().to_owned()).unwrap_or_default(),
             id_number: q.get("id_number").map(|n| n.trim().to_owned()).unwrap_or_default(),
@@ -98,23 +98,35 @@ async fn applicant(s: &AppState, id_number: &str, l: Lang) -> Result<Subject, (P
 }
 
 /// `GET /work/counter`: choose the service and enter the applicant's ID
-/// number. Submitted (a GET form, it changes nothing), it checks both and
-/// goes on to the service's form.
-pub async fn start(
+/// number.
+pub async fn start(State(s): State<AppState>, lang: PageLang, user: WebUser) -> Response {
+    let (_, region) = match counter_clerk(&s, &user).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let chosen = Chosen::from_form(&HashMap::new());
+    choose_page(&s, &lang, &user, &region, &chosen, &[], StatusCode::OK).await
+}
+
+/// `POST /work/counter`: check the service and the applicant, then show the
+/// service's form. A post, not a link: the resident ID number must never sit
+/// in a URL, where browser history, proxies and the sign-in redirect's
+/// `next` would keep it.
+pub async fn choose(
     State(s): State<AppState>,
     lang: PageLang,
     user: WebUser,
-    Query(q): Query<HashMap<String, String>>,
+    Form(f): Form<HashMap<String, String>>,
 ) -> Response {
+    if let Err(r) = user.check_csrf(&f) {
+        return r;
+    }
     let (_, region) = match counter_clerk(&s, &user).await {
         Ok(x) => x,
         Err(r) => return r,
     };
     let l = lang.lang;
-    let chosen = Chosen::from_query(&q);
-    if !q.contains_key("app") && !q.contains_key("id_number") {
-        return choose_page(&s, &lang, &user, &region, &chosen, &[], StatusCode::OK).await;
-    }
+    let chosen = Chosen::from_form(&f);
     let mut problems = Vec::new();
     let mut status = StatusCode::UNPROCESSABLE_ENTITY;
     if chosen.app.is_empty() {
@@ -130,9 +142,18 @@ pub async fn start(
     if !problems.is_empty() {
         return choose_page(&s, &lang, &user, &region, &chosen, &problems, status).await;
     }
-    let app: String = url::form_urlencoded::byte_serialize(chosen.app.as_bytes()).collect();
-    let id_number: String = url::form_urlencoded::byte_serialize(chosen.id_number.as_bytes()).collect();
-    Redirect::to(&format!("/work/counter/{app}?id_number={id_number}")).into_response()
+    counter_form(
+        &s,
+        &lang,
+        &user,
+        &region,
+        &chosen.app,
+        &chosen.id_number,
+        &HashMap::new(),
+        &BTreeMap::new(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// The first page: the services served in the clerk's region, and the ID number.
@@ -165,7 +186,8 @@ async fn choose_page(
         p { (l.t("为到窗口办事的申请人代为提交申请。办件属于申请人，申请人可以在网上查看进度。",
                  "Apply for a citizen who is at the counter. The case is theirs, and they can follow it online.")) }
         p { (l.t("服务地区：", "Services of region ")) (region) }
-        form method="get" action="/work/counter" {
+        form method="post" action="/work/counter" {
+            input type="hidden" name="csrf" value=(user.csrf);
             label for="app" { (l.t("服务事项", "Service")) }
             @if let Some(message) = &app_error { span.field-error id="app-error" { (message) } }
             select id="app" name="app" aria-describedby=[app_error.as_ref().map(|_| "app-error")] {
@@ -187,34 +209,6 @@ async fn choose_page(
         status,
         page(l, Some(user), l.t("窗口受理", "Counter intake"), problems, body),
     ))
-}
-
-/// `GET /work/counter/{app}?id_number=...`: the service's form for the
-/// applicant at the counter, empty.
-pub async fn form_page(
-    State(s): State<AppState>,
-    lang: PageLang,
-    user: WebUser,
-    Path(app): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let (_, region) = match counter_clerk(&s, &user).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let id_number = q.get("id_number").map(|n| n.trim().to_owned()).unwrap_or_default();
-    counter_form(
-        &s,
-        &lang,
-        &user,
-        &region,
-        &app,
-        &id_number,
-        &HashMap::new(),
-        &BTreeMap::new(),
-        StatusCode::OK,
-    )
-    .await
 }
 
 /// The service's form for the applicant, with what was typed and the
