@@ -562,6 +562,41 @@ async fn catalog_search_is_literal_case_insensitive_and_paged() {
         assert!(m.catalog(None, 3, 2).await.unwrap().is_empty());
         let err = m.catalog(None, 0, 20).await.unwrap_err();
         assert_eq!(err.code(), "invalid_input", "{err}");
+
+        // A region's services: only the named apps, searched the same way,
+        // by id; unapproved and unknown ids are left out, and a list longer
+        // than one chunk of parameters is asked in parts.
+        let named: Vec<String> = [
+            "cn.gov.hz.amr.taxireturn",
+            "cn.gov.hz.amr.rate",
+            "cn.gov.hz.amr.draft",
+            "no.such.app",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            ids(m.catalog_of(&named, None).await.unwrap()),
+            ["cn.gov.hz.amr.rate", "cn.gov.hz.amr.taxireturn"],
+            "{}",
+            f.backend
+        );
+        assert_eq!(
+            ids(m.catalog_of(&named, Some("TAXI")).await.unwrap()),
+            ["cn.gov.hz.amr.taxireturn"]
+        );
+        assert_eq!(
+            ids(m.catalog_of(&named, Some("_")).await.unwrap()),
+            Vec::<String>::new(),
+            "`_` is literal: none of the named apps has one"
+        );
+        assert!(m.catalog_of(&[], Some("rate")).await.unwrap().is_empty());
+        let mut many: Vec<String> = (0..1200).map(|i| format!("cn.gov.none.app{i}")).collect();
+        many.push("cn.gov.hz.amr.tax_return".into());
+        assert_eq!(
+            ids(m.catalog_of(&many, None).await.unwrap()),
+            ["cn.gov.hz.amr.tax_return"]
+        );
     }
 }
 

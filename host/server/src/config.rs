@@ -11,6 +11,7 @@
 //! blob-url = "s3://tongban-packages/prod"
 //! max-upload-mib = 32
 //! holidays = "/etc/tongban/calendar-2026.toml"
+//! meter-fuel = true
 //!
 //! [smtp]
 //! server = "smtp.example.gov.cn:25"
@@ -34,6 +35,9 @@ pub struct ServeConfig {
     pub blob_url: Option<String>,
     pub max_upload_mib: Option<usize>,
     pub holidays: Option<PathBuf>,
+    /// Meter fuel in every hook call, so `/metrics` reports each app's fuel
+    /// (default on; off trades that figure for some speed).
+    pub meter_fuel: Option<bool>,
     pub smtp: Option<SmtpConfig>,
 }
 
@@ -84,6 +88,7 @@ mod tests {
             listen = "127.0.0.1:9000"
             data-dir = "/srv/tongban"
             max-upload-mib = 8
+            meter-fuel = false
             [smtp]
             server = "127.0.0.1:2525"
             "#,
@@ -92,6 +97,7 @@ mod tests {
         assert_eq!(config.listen, Some("127.0.0.1:9000".parse().unwrap()));
         assert_eq!(config.data_dir, Some(PathBuf::from("/srv/tongban")));
         assert_eq!(config.max_upload_mib, Some(8));
+        assert_eq!(config.meter_fuel, Some(false));
         assert_eq!(config.smtp.unwrap().server, "127.0.0.1:2525");
     }
 

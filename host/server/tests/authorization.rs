@@ -309,6 +309,12 @@ const MATRIX: &[Rule] = &[
     ),
     rule(
         "POST",
+        "/my/cases/{id}/correction",
+        Probe::Form(&[("business/trade-name", "x")]),
+        &[Citizen],
+    ),
+    rule(
+        "POST",
         "/work/remediation/{id}",
         Probe::Form(&[("note", "x")]),
         &[WindowClerk, Handler],
@@ -421,18 +427,33 @@ fn routes_in(source: &str) -> BTreeSet<(String, String)> {
             .expect("a .route( call closes");
         let call = &rest[..end];
         let path = call.split('"').nth(1).expect("a route's path is a string literal");
+        // A method router this reader cannot expand would hide its methods.
+        for opaque in ["any(", "on(", "_service(", "MethodRouter"] {
+            assert!(
+                !call.contains(opaque),
+                "the route {path} uses `{opaque}`, which this reader cannot expand; list its methods with get/post/put/patch/delete"
+            );
+        }
+        let before_count = found.len();
         for method in ["get", "post", "put", "patch", "delete"] {
             let bytes = call.as_bytes();
             let mut from = 0;
             while let Some(i) = call[from..].find(&format!("{method}(")) {
                 let i = from + i;
                 let before = if i == 0 { b' ' } else { bytes[i - 1] };
-                if !(before.is_ascii_alphanumeric() || before == b'_' || before == b':') {
+                // `get(`, `.post(` (chained) and `routing::get(` count;
+                // `get_thing(` does not. Handlers are named, never called, in
+                // a route, so any other `get(` would be a method router too.
+                if !(before.is_ascii_alphanumeric() || before == b'_') {
                     found.insert((method.to_uppercase(), path.to_owned()));
                 }
                 from = i + 1;
             }
         }
+        assert!(
+            found.len() > before_count,
+            "no method found in the route {path}: {call}"
+        );
         rest = &rest[end..];
     }
     found
@@ -546,6 +567,59 @@ fn denied(status: u16, location: Option<&str>) -> bool {
         || (matches!(status, 302 | 303 | 307) && location.is_some_and(|l| l.starts_with("/login?next=")))
 }
 
+/// Every `.rs` file under `dir`, with its text.
+fn sources_under(dir: &Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(sources_under(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            found.push((path, text));
+        }
+    }
+    found
+}
+
+#[test]
+fn routes_are_added_only_where_the_matrix_reads_them() {
+    // The matrix reads `api/mod.rs` and `web/mod.rs`; a router built or
+    // extended anywhere else, or one nested or merged in some other way,
+    // would escape it.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut escaped = Vec::new();
+    for (path, text) in sources_under(&src) {
+        let relative = path.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/");
+        let reads_routes = relative == "api/mod.rs" || relative == "web/mod.rs";
+        for construct in [
+            ".route(",
+            "Router::new(",
+            ".nest(",
+            ".nest_service(",
+            ".route_service(",
+            ".fallback",
+        ] {
+            if text.contains(construct) && !reads_routes {
+                escaped.push(format!("{relative} uses {construct}"));
+            }
+        }
+        for construct in [".nest(", ".nest_service(", ".route_service(", ".fallback"] {
+            if text.contains(construct) && reads_routes {
+                escaped.push(format!(
+                    "{relative} uses {construct}, which the route reader does not follow"
+                ));
+            }
+        }
+        let merges = text.matches(".merge(").count();
+        let known = text.matches(".merge(crate::web::router())").count();
+        if merges != known {
+            escaped.push(format!("{relative} merges a router other than the pages'"));
+        }
+    }
+    assert!(escaped.is_empty(), "routes outside the matrix's reach: {escaped:?}");
+}
+
 #[test]
 fn every_route_allows_exactly_the_roles_in_the_matrix() {
     // The matrix and the routers name the same routes.
@@ -596,6 +670,102 @@ fn every_route_allows_exactly_the_roles_in_the_matrix() {
         sessions.insert(who, (browser.cookie_header(), csrf));
     }
 
+    // Every page form refuses a post without the session's CSRF token, even
+    // from a role it allows: the post another site could forge. Sign-in and
+    // the sandbox bank's pay page have no session yet and check a pre-session
+    // token instead (`tests/web.rs`, `tests/first_app.rs`).
+    let mut unguarded = Vec::new();
+    for rule in MATRIX {
+        let is_page = !(rule.path.starts_with("/api/") || rule.path == "/metrics");
+        let is_form = matches!(rule.probe, Probe::Form(_) | Probe::Upload(..));
+        if !is_page || !is_form || rule.path == "/login" || rule.path == "/pay/{id}" {
+            continue;
+        }
+        let who = *rule
+            .allowed
+            .iter()
+            .find(|w| **w != Anonymous)
+            .unwrap_or_else(|| panic!("{} {} allows no signed-in role", rule.method, rule.path));
+        let (cookie, _) = &sessions[&who];
+        let forged = (cookie.clone(), String::new());
+        let (status, location) = ask(&agent, &server.url, rule, None, Some(&forged));
+        if status != 403 {
+            unguarded.push(format!(
+                "{} {} as {who:?} without the CSRF token: {status}{}",
+                rule.method,
+                rule.path,
+                location.map(|l| format!(" → {l}")).unwrap_or_default()
+            ));
+        }
+    }
+    assert!(
+        unguarded.is_empty(),
+        "page forms that do not refuse a forged post:\n{}",
+        unguarded.join("\n")
+    );
+
+    // Bad input to every posting route, from a role it allows: a body of an
+    // unexpected content type gets a clear 4xx, and a form with one
+    // over-long field never gets a 5xx.
+    let mut crashed = Vec::new();
+    let huge_field: &'static str = Box::leak("長".repeat(300_000).into_boxed_str());
+    for rule in MATRIX.iter().filter(|r| r.method != "GET" && r.path != "/logout") {
+        let is_page = !(rule.path.starts_with("/api/") || rule.path == "/metrics");
+        let who = rule
+            .allowed
+            .iter()
+            .copied()
+            .find(|w| *w != Anonymous)
+            .unwrap_or(Anonymous);
+        let (token, session) = if is_page {
+            (None, sessions.get(&who))
+        } else {
+            (tokens.get(&who).map(String::as_str), None)
+        };
+        let url = format!("{}{}", server.url, concrete(rule.path));
+        let mut request = ureq::http::Request::builder()
+            .method(rule.method)
+            .uri(&url)
+            .header("Content-Type", "text/plain");
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        if let Some((cookie, _)) = session {
+            request = request.header("Cookie", cookie.as_str());
+        }
+        let status = agent
+            .run(request.body(b"plain text".to_vec()).unwrap())
+            .unwrap_or_else(|e| panic!("{} {url}: {e}", rule.method))
+            .status()
+            .as_u16();
+        if !(400..500).contains(&status) {
+            crashed.push(format!(
+                "{} {} as {who:?} with a text/plain body: {status}",
+                rule.method, rule.path
+            ));
+        }
+        if let Probe::Form(fields) = rule.probe {
+            let mut longer: Vec<(&'static str, &'static str)> = fields.to_vec();
+            match longer.first_mut() {
+                Some((_, value)) => *value = huge_field,
+                None => longer.push(("reason", huge_field)),
+            }
+            let longer: &'static [(&'static str, &'static str)] = Box::leak(longer.into_boxed_slice());
+            let probe = Rule {
+                probe: Probe::Form(longer),
+                ..*rule
+            };
+            let (status, _) = ask(&agent, &server.url, &probe, token, session);
+            if status >= 500 {
+                crashed.push(format!(
+                    "{} {} as {who:?} with an over-long field: {status}",
+                    rule.method, rule.path
+                ));
+            }
+        }
+    }
+    assert!(crashed.is_empty(), "bad input answered badly:\n{}", crashed.join("\n"));
+
     let mut wrong = Vec::new();
     // Sign-out ends the session, so it goes last.
     let ordered = MATRIX
@@ -636,11 +806,24 @@ fn the_route_reader_sees_chained_and_wrapped_routes() {
             post(y::c),
         )
         .route("/c", get(targets::get_thing))
+        .route("/d", axum::routing::delete(z::gone))
     "#;
     let routes = routes_in(source);
-    let expected: BTreeSet<(String, String)> = [("GET", "/a"), ("POST", "/a"), ("POST", "/b/{id}"), ("GET", "/c")]
-        .iter()
-        .map(|(m, p)| (m.to_string(), p.to_string()))
-        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        ("GET", "/a"),
+        ("POST", "/a"),
+        ("POST", "/b/{id}"),
+        ("GET", "/c"),
+        ("DELETE", "/d"),
+    ]
+    .iter()
+    .map(|(m, p)| (m.to_string(), p.to_string()))
+    .collect();
     assert_eq!(routes, expected);
+}
+
+#[test]
+#[should_panic(expected = "cannot expand")]
+fn the_route_reader_refuses_a_method_router_it_cannot_expand() {
+    routes_in(r#".route("/any", any(x::everything))"#);
 }

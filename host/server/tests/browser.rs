@@ -376,6 +376,13 @@ async fn the_whole_journey_in_a_real_browser() {
             &[("app", APP), ("version", "1.0.0"), ("hook", hook)],
         );
         assert!(calls >= 1.0, "no {hook} calls of {APP}@1.0.0 counted:\n{metrics}");
+        // `serve` meters fuel by default, so each hook's fuel is counted too.
+        let fuel = metric_value(
+            &metrics,
+            "tongban_app_fuel_total",
+            &[("app", APP), ("version", "1.0.0"), ("hook", hook)],
+        );
+        assert!(fuel > 0.0, "no fuel of {APP}@1.0.0 {hook} counted:\n{metrics}");
     }
     assert!(
         metrics.contains("tongban_app_call_duration_seconds_bucket") && metrics.contains(&format!("app=\"{APP}\"")),

@@ -10,7 +10,7 @@ use std::path::Path;
 use tongban_tests::ServerProcess;
 
 mod page_client;
-use page_client::{Browser, hidden, sign_in};
+use page_client::{Browser, hidden, sign_in, try_sign_in};
 
 const APP: &str = "cn.gov.hz.amr.sole-proprietor";
 
@@ -47,9 +47,20 @@ fn the_pages_work_without_javascript_and_refuse_bad_requests() {
     assert_eq!(mine.status, 303);
     assert_eq!(mine.location.as_deref(), Some("/login?next=%2Fmy%2Fcases"));
 
-    // Wrong passwords are refused with an error summary, then rate-limited.
+    // A sign-in posted without the form's token (another site's form) is
+    // refused even with the right password, and signs nobody in.
     let mut stranger = Browser::new(&server.url);
-    let wrong = stranger.post("/login", &[("user", "lisi"), ("password", "wrong-password")]);
+    let forged = stranger.post("/login", &[("user", "lisi"), ("password", "tongban-demo")]);
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert!(forged.body.contains("error-summary"), "{}", forged.body);
+    assert!(
+        stranger.cookie_header().contains("tb_form="),
+        "the refusal offers a fresh form"
+    );
+    assert!(!stranger.cookie_header().contains("tb_session="));
+
+    // Wrong passwords are refused with an error summary, then rate-limited.
+    let wrong = try_sign_in(&mut stranger, "lisi", "wrong-password");
     assert_eq!(wrong.status, 401);
     assert!(
         wrong.body.contains("error-summary") && wrong.body.contains("账号或密码不正确"),
@@ -57,9 +68,9 @@ fn the_pages_work_without_javascript_and_refuse_bad_requests() {
         wrong.body
     );
     for _ in 0..4 {
-        stranger.post("/login", &[("user", "lisi"), ("password", "wrong-password")]);
+        try_sign_in(&mut stranger, "lisi", "wrong-password");
     }
-    let limited = stranger.post("/login", &[("user", "lisi"), ("password", "tongban-demo")]);
+    let limited = try_sign_in(&mut stranger, "lisi", "tongban-demo");
     assert_eq!(limited.status, 429, "even the right password waits after five failures");
 
     // The citizen signs in; the service first asks for consent.

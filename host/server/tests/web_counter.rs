@@ -1,8 +1,10 @@
 //! Window intake and evaluation over real HTTP against `tongban serve --demo`:
 //! a window clerk applies at the counter for 张三 (the case is his, on the
 //! window channel, and he follows it online); an unknown ID number is a 4xx
-//! naming the problem; a citizen may not use the counter. Then the case is
-//! accepted, handed off, approved and delivered on the staff pages, 张三
+//! naming the problem; a citizen may not use the counter. The clerk asks for
+//! a correction and 张三 corrects the case online, through the app's checks.
+//! Then the case is accepted, handed off, approved and delivered on the
+//! staff pages, 张三
 //! rates it 不满意 with a comment, the clerk's work page lists the
 //! remediation item, and the clerk resolves it with a note.
 
@@ -214,6 +216,95 @@ fn a_clerk_applies_at_the_counter_and_the_citizen_rates_the_delivered_case() {
     assert_eq!(early.status, 409, "{}", early.body);
     assert_contains(&early, &["error-summary", "暂不能评价", "submitted"]);
 
+    // The clerk asks for a correction (补正). Without a reason the step comes
+    // back on the case page naming the problem, keeping the choice of org;
+    // with one, the case waits for the applicant.
+    let work = clerk.get(&format!("/work/cases/{case}"));
+    let work_csrf = hidden(&work.body, "csrf");
+    let no_reason = clerk.post(
+        &format!("/work/cases/{case}"),
+        &[("csrf", &work_csrf), ("action", "request-correction"), ("reason", "  ")],
+    );
+    assert_eq!(no_reason.status, 422, "{}", no_reason.body);
+    assert_contains(
+        &no_reason,
+        &[
+            "error-summary",
+            "href=\"#reason\"",
+            "请填写理由",
+            "needs a reason",
+            "<form method=\"post\"",
+        ],
+    );
+    step(
+        &mut clerk,
+        &case,
+        &[("action", "request-correction"), ("reason", "字号请改为“西湖小吃”")],
+    );
+
+    // 张三 corrects the counter case online: the page shows the reason and
+    // the form as it was submitted at the window.
+    let asked = citizen.get(&format!("/my/cases/{case}"));
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    assert_contains(
+        &asked,
+        &[
+            "待补正",
+            "id=\"correction-reason\"",
+            "字号请改为“西湖小吃”",
+            &format!("action=\"/my/cases/{case}/correction\""),
+            "value=\"西湖小厨\"",
+            "餐饮服务\n预包装食品销售",
+        ],
+    );
+    let correction = |browser: &mut Browser, trade: &str| {
+        browser.post(
+            &format!("/my/cases/{case}/correction"),
+            &[
+                ("csrf", citizen_csrf.as_str()),
+                ("operator/name", "张三"),
+                ("operator/id-number", ZHANG_SAN_ID),
+                ("operator/phone", "13800138000"),
+                ("business/trade-name", trade),
+                ("business/industry", "餐饮"),
+                ("business/scope", "餐饮服务\n预包装食品销售"),
+                ("business/address", "浙江省杭州市西湖区文三路90号"),
+            ],
+        )
+    };
+    // The corrected form goes through the app's checks like an application:
+    // a refused one keeps what was typed and lists the problem.
+    let refused = correction(&mut citizen, "中华小吃");
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_contains(
+        &refused,
+        &[
+            "error-summary",
+            "href=\"#f-business-trade-name\"",
+            "value=\"中华小吃\"",
+            "待补正",
+        ],
+    );
+    // Another citizen cannot correct it.
+    let mut lisi = Browser::new(&server.url);
+    sign_in(&mut lisi, "lisi");
+    let lisi_csrf = hidden(&lisi.get("/my/cases").body, "csrf");
+    let not_hers = lisi.post(
+        &format!("/my/cases/{case}/correction"),
+        &[("csrf", &lisi_csrf), ("business/trade-name", "西湖小吃")],
+    );
+    assert_eq!(not_hers.status, 404, "{}", not_hers.body);
+    let corrected = correction(&mut citizen, "西湖小吃");
+    assert_eq!(corrected.status, 303, "{}", corrected.body);
+    let resubmitted = citizen.get(&format!("/my/cases/{case}"));
+    assert_contains(&resubmitted, &["已提交", "resubmit"]);
+    assert!(!resubmitted.body.contains("id=\"correction\""), "{}", resubmitted.body);
+    // The clerk's page has the corrected form; a second correction is refused.
+    assert_contains(&clerk.get(&format!("/work/cases/{case}")), &["已提交"]);
+    let twice = correction(&mut citizen, "西湖小吃");
+    assert_eq!(twice.status, 409, "{}", twice.body);
+    assert_contains(&twice, &["error-summary", "only a case whose correction was requested"]);
+
     // The case goes through: accepted, handed off (受办分离), approved, delivered.
     step(&mut clerk, &case, &[("action", "accept"), ("reason", "")]);
     step(
@@ -287,10 +378,6 @@ fn a_clerk_applies_at_the_counter_and_the_citizen_rates_the_delivered_case() {
         ],
     );
     // Another citizen cannot rate it.
-    let mut lisi = Browser::new(&server.url);
-    sign_in(&mut lisi, "lisi");
-    let lisi_page = lisi.get("/my/cases");
-    let lisi_csrf = hidden(&lisi_page.body, "csrf");
     let not_hers = lisi.post(
         &format!("/my/cases/{case}/rating"),
         &[("csrf", &lisi_csrf), ("level", "very-dissatisfied"), ("comment", "")],

@@ -34,18 +34,15 @@ impl Uploader {
             .max_redirects(0)
             .build()
             .into();
-        let response = agent
-            .post(format!("{base}/login"))
-            .send_form([("user", user), ("password", "tongban-demo"), ("next", "/")])
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 303);
-        let cookie = response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        // Sign in the way a browser does; the uploader keeps the session.
+        let mut browser = Browser::new(base);
+        sign_in(&mut browser, user);
+        let cookie = browser
+            .cookie_header()
+            .split("; ")
             .find(|pair| pair.starts_with("tb_session="))
-            .expect("a session cookie");
+            .expect("a session cookie")
+            .to_owned();
         Uploader {
             agent,
             base: base.to_owned(),

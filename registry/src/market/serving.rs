@@ -126,6 +126,22 @@ impl ServingTable {
         None
     }
 
+    /// The apps with a deployment that may serve someone in `region` (its
+    /// own, its city's or its province's), by id. Whether one serves a given
+    /// subject is [`ServingTable::resolve`]'s answer.
+    pub fn apps_in(&self, region: &str) -> Vec<String> {
+        let chain = region_chain(region);
+        let mut apps: Vec<String> = self
+            .entries
+            .keys()
+            .filter(|(_, r)| chain.contains(r))
+            .map(|(app, _)| app.clone())
+            .collect();
+        apps.sort();
+        apps.dedup();
+        apps
+    }
+
     /// Every package digest the table may serve, to preload.
     pub fn digests(&self) -> Vec<(String, String, String)> {
         let mut out = Vec::new();

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tongban_registry::form::schema_violations;
 use tongban_registry::manifest::ItemMode;
 use tongban_registry::release::Role;
-use tongban_runtime::{Channel, FieldError, Hook, HookResult, Outcome};
+use tongban_runtime::{Channel, FieldError, Hook, HookResult, LoadedApp, Outcome};
 use tongban_services::cases::{Action, Case, CaseActor, NewCase, Step, TimelineEntry};
 use tongban_services::payments::Payment;
 use utoipa::ToSchema;
@@ -143,29 +143,6 @@ pub async fn submit_application(s: &AppState, actor: &CaseActor, body: &Applicat
         None => manifest.items.first(),
     }
     .ok_or_else(|| ApiError::not_found(format!("{} does not serve that item", body.app)))?;
-    let form = body.form.to_string();
-    if form.len() > tongban_services::cases::MAX_FORM_BYTES {
-        return Err(ApiError::bad_request(format!(
-            "the form is {} bytes; at most {}",
-            form.len(),
-            tongban_services::cases::MAX_FORM_BYTES
-        ))
-        .into());
-    }
-    if let Some(schema) = loaded.forms.get(&item.code) {
-        let violations = schema_violations(schema, &form).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        if !violations.is_empty() {
-            return Err(Refusal::Fields(
-                violations
-                    .into_iter()
-                    .map(|v| FieldError {
-                        field: v.field,
-                        message: v.message,
-                    })
-                    .collect(),
-            ));
-        }
-    }
     let call = CallFor {
         subject: subject.clone(),
         region: body.region.clone(),
@@ -174,14 +151,7 @@ pub async fn submit_application(s: &AppState, actor: &CaseActor, body: &Applicat
         on_behalf_of: on_behalf_of.clone(),
         case: None,
     };
-    let env = s.call_env(&loaded, call.clone()).await?;
-    let validated = s.call_app(&loaded, &env, Hook::Validate { form: form.clone() }).await;
-    match validated.result {
-        Ok(HookResult::Validate(Ok(()))) => {}
-        Ok(HookResult::Validate(Err(fields))) => return Err(Refusal::Fields(fields)),
-        Ok(_) => return Err(app_failed("validate answered for another hook").into()),
-        Err(e) => return Err(app_failed(&e.to_string()).into()),
-    }
+    let form = check_form(s, &loaded, &body.form, &call).await?;
     let (case, created) = s
         .services
         .open_case(NewCase {
@@ -308,6 +278,92 @@ pub async fn apply(
     }
 }
 
+/// Check a form the way every submission is checked, before anything is
+/// written: its size, the item's JSON Schema, then the app's `validate` for
+/// the subject `call` serves. Answers the form's text.
+async fn check_form(
+    s: &AppState,
+    loaded: &LoadedApp,
+    form: &serde_json::Value,
+    call: &CallFor,
+) -> Result<String, Refusal> {
+    let text = form.to_string();
+    if text.len() > tongban_services::cases::MAX_FORM_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "the form is {} bytes; at most {}",
+            text.len(),
+            tongban_services::cases::MAX_FORM_BYTES
+        ))
+        .into());
+    }
+    if let Some(schema) = loaded.forms.get(&call.item) {
+        let violations = schema_violations(schema, &text).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if !violations.is_empty() {
+            return Err(Refusal::Fields(
+                violations
+                    .into_iter()
+                    .map(|v| FieldError {
+                        field: v.field,
+                        message: v.message,
+                    })
+                    .collect(),
+            ));
+        }
+    }
+    let env = s.call_env(loaded, call.clone()).await?;
+    let validated = s.call_app(loaded, &env, Hook::Validate { form: text.clone() }).await;
+    match validated.result {
+        Ok(HookResult::Validate(Ok(()))) => Ok(text),
+        Ok(HookResult::Validate(Err(fields))) => Err(Refusal::Fields(fields)),
+        Ok(_) => Err(app_failed("validate answered for another hook").into()),
+        Err(e) => Err(app_failed(&e.to_string()).into()),
+    }
+}
+
+/// Resubmit a case after a correction was requested (补正), the one path for
+/// the API and the citizen's page: the corrected form is checked like an
+/// application (schema, then the `validate` of the version that serves the
+/// applicant now), and only then does the case go back to intake with it.
+/// Who may resubmit is the case state machine's rule (the applicant).
+pub async fn resubmit_correction(
+    s: &AppState,
+    actor: &CaseActor,
+    id: &str,
+    form: &serde_json::Value,
+    reason: String,
+) -> Result<Case, Refusal> {
+    let case = s.services.case_for(actor, id).await?;
+    if case.stage.as_str() != "correction-requested" {
+        return Err(ApiError::from(tongban_services::ServiceError::conflict(format!(
+            "case {id} is {}; only a case whose correction was requested can be resubmitted",
+            case.stage.as_str()
+        )))
+        .into());
+    }
+    let (_, loaded) = s.serving_app(&case.region, &case.app, &case.subject).await?;
+    let channel = if actor.role == Role::WindowClerk {
+        Channel::Window
+    } else {
+        Channel::Web
+    };
+    let call = CallFor {
+        subject: case.subject.clone(),
+        region: case.region.clone(),
+        item: case.item.clone(),
+        channel,
+        on_behalf_of: (channel == Channel::Window).then(|| actor.user.clone()),
+        case: Some(case.id.clone()),
+    };
+    let form = check_form(s, &loaded, form, &call).await?;
+    let step = Step {
+        action: Action::Resubmit,
+        reason,
+        to_org: None,
+        form: Some(form),
+    };
+    Ok(s.services.step_case(actor, id, step).await?)
+}
+
 async fn discard(s: &AppState, case: &str) {
     if let Err(e) = s.services.discard_case(case).await {
         tracing::error!(%case, error = %e, "a refused submission's case could not be discarded");
@@ -424,18 +480,29 @@ pub struct StepRequest {
     pub form: Option<serde_json::Value>,
 }
 
-#[utoipa::path(post, path = "/api/v1/cases/{id}/steps", request_body = StepRequest, responses((status = 200, description = "the case after the step"), (status = "4XX", body = super::error::ErrorEnvelope)))]
+#[utoipa::path(post, path = "/api/v1/cases/{id}/steps", request_body = StepRequest, responses((status = 200, description = "the case after the step"), (status = 422, description = "a resubmitted form's problems, by field"), (status = "4XX", body = super::error::ErrorEnvelope)))]
 pub async fn step(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     Json(body): Json<StepRequest>,
-) -> Result<Json<Case>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     caller.require(CASE_ROLES)?;
     let action: Action = serde_json::from_value(serde_json::Value::String(body.action.clone()))
         .map_err(|_| ApiError::bad_request(format!("`{}` is not a case action", body.action)))?;
     if matches!(action, Action::RuleApprove | Action::RuleDeny) {
         return Err(ApiError::forbidden("only an app's rule decides an instant item"));
+    }
+    if action == Action::Resubmit {
+        let form = body
+            .form
+            .ok_or_else(|| ApiError::bad_request("a resubmission carries the corrected form"))?;
+        return match resubmit_correction(&s, &caller.0, &id, &form, body.reason).await {
+            Ok(case) => Ok(Json(case).into_response()),
+            Err(Refusal::Fields(fields)) => Ok(form_rejected(fields)),
+            Err(Refusal::Api(e)) => Err(e),
+        };
     }
     let step = Step {
         action,
@@ -443,5 +510,5 @@ pub async fn step(
         to_org: body.to_org,
         form: body.form.map(|f| f.to_string()),
     };
-    Ok(Json(s.services.step_case(&caller.0, &id, step).await?))
+    Ok(Json(s.services.step_case(&caller.0, &id, step).await?).into_response())
 }

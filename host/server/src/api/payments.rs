@@ -6,13 +6,17 @@
 //!
 //! The pay page is addressed by the payment id, which is random and
 //! unguessable, the way a provider's hosted page is reached by its link; it
-//! shows the amount and the description, nothing about the applicant.
+//! shows the amount and the description, nothing about the applicant. Its
+//! form carries a pre-session token (`web::session::form_token`), so another
+//! site cannot pay or decline on a visitor's behalf.
+
+use std::collections::HashMap;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Html;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use tongban_registry::release::Role;
 use tongban_services::payments::{CallbackOutcome, PayDecision, Payment, PaymentStatus, Reconciliation};
@@ -20,6 +24,7 @@ use tongban_services::payments::{CallbackOutcome, PayDecision, Payment, PaymentS
 use super::auth::Caller;
 use super::error::ApiError;
 use super::state::AppState;
+use crate::web::session::{form_token, form_token_matches};
 
 /// The header a provider signs its callbacks in.
 pub const SIGNATURE_HEADER: &str = "x-tongban-signature";
@@ -43,19 +48,25 @@ fn page(title: &str, body: &str) -> Html<String> {
     ))
 }
 
-fn pay_page(payment: &Payment, note: &str) -> Html<String> {
+/// The page, with the form token and the cookie that pairs it with the browser.
+fn pay_page(payment: &Payment, note: &str, headers: &HeaderMap) -> Response {
     let status = payment.status.as_str();
+    let (token, set_cookie) = form_token(headers);
     let actions = if matches!(payment.status, PaymentStatus::Created | PaymentStatus::Started) {
         format!(
             "<form method=\"post\" action=\"/pay/{id}\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{token}\">\
              <button type=\"submit\" name=\"decision\" value=\"pay\">确认支付 / Pay</button> \
              <button type=\"submit\" name=\"decision\" value=\"decline\">取消 / Decline</button></form>",
-            id = escape(&payment.id)
+            id = escape(&payment.id),
+            token = escape(&token),
         )
     } else {
-        String::new()
+        // The bank sends the citizen back to the platform, as a provider's
+        // return link does.
+        "<p><a href=\"/my/cases\">返回我的办件 / Back to my cases</a></p>".to_owned()
     };
-    page(
+    let mut response = page(
         "沙箱银行支付 / Sandbox bank payment",
         &format!(
             "<h1>沙箱银行 / Sandbox bank</h1>\
@@ -67,22 +78,22 @@ fn pay_page(payment: &Payment, note: &str) -> Html<String> {
             amount = yuan(payment.amount_fen),
         ),
     )
+    .into_response();
+    if let Some(value) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
 }
 
 /// `GET /pay/{id}`: the hosted pay page; opening it starts the payment.
-pub async fn show(State(s): State<AppState>, Path(id): Path<String>) -> Result<Html<String>, ApiError> {
+pub async fn show(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     let payment = s.services.payment(&id).await?;
     let payment = if payment.status == PaymentStatus::Created {
         s.services.start_payment(&id).await?
     } else {
         payment
     };
-    Ok(pay_page(&payment, ""))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Decision {
-    pub decision: String,
+    Ok(pay_page(&payment, "", &headers))
 }
 
 /// `POST /pay/{id}`: the citizen pays or declines. The sandbox bank settles
@@ -90,9 +101,17 @@ pub struct Decision {
 pub async fn decide(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    Form(form): Form<Decision>,
-) -> Result<Html<String>, ApiError> {
-    let decision = match form.decision.as_str() {
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    // An unknown payment is named first: its page would say so too.
+    let payment = s.services.payment(&id).await?;
+    if !form_token_matches(&headers, &form) {
+        return Err(ApiError::forbidden(
+            "表单已失效或并非来自本站，请重新打开支付页面 / the pay form has expired or did not come from this page; open the pay page again",
+        ));
+    }
+    let decision = match form.get("decision").map(String::as_str).unwrap_or_default() {
         "pay" => PayDecision::Pay,
         "decline" => PayDecision::Decline,
         other => {
@@ -101,7 +120,6 @@ pub async fn decide(
             )));
         }
     };
-    let payment = s.services.payment(&id).await?;
     if payment.status == PaymentStatus::Created {
         s.services.start_payment(&id).await?;
     }
@@ -117,7 +135,7 @@ pub async fn decide(
         PaymentStatus::Failed => "<p role=\"status\">已取消支付 / Declined.</p>",
         _ => "",
     };
-    Ok(pay_page(&payment, note))
+    Ok(pay_page(&payment, note, &headers))
 }
 
 /// `POST /api/v1/payments/callbacks/{provider}`: a provider's signed callback.

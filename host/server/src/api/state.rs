@@ -46,6 +46,10 @@ pub struct AppState {
     pub max_upload_bytes: usize,
     /// Per-app call figures for `/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// Held for the whole of a refresh, so the poller and a handler that
+    /// refreshes after its own release action never interleave, and a table
+    /// read earlier can never be stored over one read later.
+    refreshing: Arc<Mutex<()>>,
 }
 
 impl AppState {
@@ -59,6 +63,7 @@ impl AppState {
             loaded: Arc::new(Mutex::new(HashMap::new())),
             max_upload_bytes,
             metrics: crate::metrics::Metrics::new(),
+            refreshing: Arc::new(Mutex::new(())),
         };
         Ok(state)
     }
@@ -152,7 +157,13 @@ impl AppState {
 
     /// Swap in a new serving table if the epoch moved. Versions the new table
     /// serves are loaded before the swap, so the first call after it is fast.
+    ///
+    /// Refreshes are serialised: the table is read after the lock is taken,
+    /// so each stored table is at least as new as the one before it. The
+    /// table's epoch is read before its rows, so a table may be newer than
+    /// its epoch says (the next poll then reloads it), never older.
     pub async fn refresh_serving(&self) -> Result<bool, MarketError> {
+        let _only_refresh = self.refreshing.lock().await;
         let epoch = tongban_registry::market::deploy::serving_epoch(self.market.db()).await?;
         if epoch == self.serving.load().epoch {
             return Ok(false);

@@ -26,7 +26,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", env = "TONGBAN_LISTEN")]
     listen: Option<SocketAddr>,
     /// A TOML file of settings (listen, data-dir, database-url, blob-url,
-    /// max-upload-mib, holidays, [smtp]); flags override it.
+    /// max-upload-mib, holidays, meter-fuel, [smtp]); flags override it.
     #[arg(long, value_name = "FILE", env = "TONGBAN_CONFIG")]
     config: Option<std::path::PathBuf>,
     /// Seed the demo: a province, two cities and their bureaus, one account
@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// real review path; prints the address and the demo logins.
     #[arg(long)]
     demo: bool,
+    /// Meter fuel in every hook call, so `/metrics` reports each app
+    /// version's fuel (default true; false trades that figure for speed).
+    #[arg(long, value_name = "BOOL", env = "TONGBAN_METER_FUEL")]
+    meter_fuel: Option<bool>,
     /// The largest package upload, in MiB (default 32).
     #[arg(long, value_name = "MIB")]
     max_upload_mib: Option<usize>,
@@ -57,6 +61,9 @@ pub struct ServeArgs {
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The default upload limit, in MiB.
 pub const DEFAULT_MAX_UPLOAD_MIB: usize = 32;
+/// Whether the server meters fuel unless told otherwise: the per-app fuel
+/// figure is worth its cost (see `BENCHMARKS.md`).
+pub const DEFAULT_METER_FUEL: bool = true;
 /// The default sender of notification email.
 pub const DEFAULT_SMTP_FROM: &str = "通办 Tongban <noreply@tongban.localhost>";
 
@@ -75,6 +82,7 @@ fn merge(mut args: ServeArgs) -> Result<ServeArgs, CliError> {
         .or(file.max_upload_mib)
         .or(Some(DEFAULT_MAX_UPLOAD_MIB));
     args.holidays = args.holidays.or(file.holidays);
+    args.meter_fuel = args.meter_fuel.or(file.meter_fuel).or(Some(DEFAULT_METER_FUEL));
     if args.smtp.is_none() {
         args.smtp = file.smtp.as_ref().map(|s| s.server.clone());
     }
@@ -99,7 +107,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     let tokio = super::tokio_runtime()?;
     tokio.block_on(async {
         let config = services_config(&args)?;
-        let state = open_state_with(&args.store, max_upload_mib * 1024 * 1024, config).await?;
+        let meter_fuel = args.meter_fuel.expect("merged");
+        let state = open_state_with(&args.store, max_upload_mib * 1024 * 1024, config, meter_fuel).await?;
         let logins = if args.demo {
             Some(crate::demo::seed(&state, &args.store.data_dir).await?)
         } else {
@@ -190,14 +199,16 @@ fn services_config(args: &ServeArgs) -> Result<ServicesConfig, CliError> {
 
 /// Open the store, the blob folder, the marketplace and the runtime.
 pub async fn open_state(store: &StoreArgs, max_upload_bytes: usize) -> Result<AppState, CliError> {
-    open_state_with(store, max_upload_bytes, ServicesConfig::default()).await
+    open_state_with(store, max_upload_bytes, ServicesConfig::default(), false).await
 }
 
-/// [`open_state`] with the shared services' configuration.
+/// [`open_state`] with the shared services' configuration and whether hook
+/// calls meter fuel.
 pub async fn open_state_with(
     store: &StoreArgs,
     max_upload_bytes: usize,
     config: ServicesConfig,
+    meter_fuel: bool,
 ) -> Result<AppState, CliError> {
     let db = Database::open_configured(store.database_url.as_deref(), &store.data_dir)
         .await
@@ -209,7 +220,9 @@ pub async fn open_state_with(
         .await
         .map_err(|e| CliError::Platform(e.to_string()))?;
     let services = Services::with_config(db, config);
-    let runtime = Runtime::with_services(RuntimeSettings::in_data_dir(&store.data_dir), services)
+    let mut settings = RuntimeSettings::in_data_dir(&store.data_dir);
+    settings.engine.fuel = meter_fuel;
+    let runtime = Runtime::with_services(settings, services)
         .map_err(|e| CliError::Platform(format!("cannot start the runtime: {e:#}")))?;
     AppState::new(market, runtime, max_upload_bytes)
         .await

@@ -1,6 +1,7 @@
 //! The citizen's pages: services of my region, one service with its consent
 //! and its form (naming the version that serves me), my cases with their
-//! timeline and fees and, once finished, their rating (好差评), my
+//! timeline and fees, the correction form while the accepting org asks for
+//! one (补正) and, once finished, their rating (好差评), my
 //! certificates with a signed copy to download, my consents (revocable) and
 //! my inbox.
 
@@ -22,7 +23,7 @@ use super::form;
 use super::layout::{Lang, Problem, page};
 use super::session::{PageLang, Visitor, WebUser};
 use crate::api::AppState;
-use crate::api::cases::{Application, Refusal, submit_application};
+use crate::api::cases::{Application, Refusal, resubmit_correction, submit_application};
 use crate::api::consents::{consent_text, requested_scopes};
 use crate::api::error::ApiError;
 
@@ -41,6 +42,10 @@ fn when(ms: i64) -> String {
     super::layout::local_time(ms)
 }
 
+/// How many catalogue entries the home page lists for a visitor without a
+/// region.
+const HOME_PAGE_SIZE: i64 = 50;
+
 /// `GET /`: the services of my region, searchable.
 pub async fn home(
     State(s): State<AppState>,
@@ -55,22 +60,30 @@ pub async fn home(
         return Redirect::to("/work").into_response();
     }
     let query = q.get("q").map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    let entries = match s.market.catalog(query.as_deref(), 1, 50).await {
-        Ok(e) => e,
-        Err(e) => return refuse(e),
-    };
     let region = match user.as_ref().and_then(|u| u.subject.clone()) {
         Some(subject) => s.services.subject(&subject).await.map(|p| p.region).ok(),
         None => None,
     };
     let subject = user.as_ref().and_then(|u| u.subject.clone()).unwrap_or_default();
-    let served: Vec<_> = entries
-        .into_iter()
-        .filter(|e| match &region {
-            Some(r) => s.serving.load().resolve(&e.id, r, &subject).is_some(),
-            None => true,
-        })
-        .collect();
+    // A citizen sees every service that serves them in their region (the
+    // serving table names them); anyone else browses the first page of the
+    // whole catalogue.
+    let served = match &region {
+        Some(r) => {
+            let table = s.serving.load();
+            let ids: Vec<String> = table
+                .apps_in(r)
+                .into_iter()
+                .filter(|app| table.resolve(app, r, &subject).is_some())
+                .collect();
+            s.market.catalog_of(&ids, query.as_deref()).await
+        }
+        None => s.market.catalog(query.as_deref(), 1, HOME_PAGE_SIZE).await,
+    };
+    let served = match served {
+        Ok(e) => e,
+        Err(e) => return refuse(e),
+    };
     let body = html! {
         form method="get" action="/" role="search" {
             label for="q" { (l.t("搜索服务", "Search services")) }
@@ -292,17 +305,7 @@ fn apply_page(
     errors: &BTreeMap<String, String>,
     status: StatusCode,
 ) -> Response {
-    let problems: Vec<Problem> = errors
-        .iter()
-        .map(|(field, message)| Problem {
-            field_id: form::field_id(field),
-            message: if field.is_empty() {
-                message.clone()
-            } else {
-                format!("{field}: {message}")
-            },
-        })
-        .collect();
+    let problems = field_problems(errors);
     let key = values.get("submission_key").cloned().unwrap_or_else(fresh_key);
     let empty = serde_json::json!({});
     let body = html! {
@@ -315,6 +318,22 @@ fn apply_page(
         }
     };
     (status, page(l, Some(user), title, &problems, body)).into_response()
+}
+
+/// A form's problems by field path, for the error summary: each links to
+/// its field (the empty path, a problem of the whole form, to the form).
+fn field_problems(errors: &BTreeMap<String, String>) -> Vec<Problem> {
+    errors
+        .iter()
+        .map(|(field, message)| Problem {
+            field_id: form::field_id(field),
+            message: if field.is_empty() {
+                message.clone()
+            } else {
+                format!("{field}: {message}")
+            },
+        })
+        .collect()
 }
 
 fn fresh_key() -> String {
@@ -467,18 +486,104 @@ pub async fn cases(State(s): State<AppState>, lang: PageLang, user: WebUser) -> 
     lang.respond(page(l, Some(&user), l.t("我的办件", "My cases"), &[], body))
 }
 
-/// The timeline and fees of a case, shared by the citizen's and the staff's pages.
+/// A timeline event as people read it; the machine name stays on the
+/// element (`data-kind`).
+fn event_label(kind: &str, l: Lang) -> &'static str {
+    match kind {
+        "submitted" => l.t("提交申请", "Submitted"),
+        "paid" => l.t("缴费成功", "Fee paid"),
+        "accept" => l.t("受理", "Accepted"),
+        "request-correction" => l.t("要求补正", "Correction requested"),
+        "resubmit" => l.t("补正后重新提交", "Resubmitted after correction"),
+        "reject" => l.t("不予受理", "Rejected"),
+        "hand-off" => l.t("移交办理", "Handed off"),
+        "start-handling" => l.t("开始办理", "Handling started"),
+        "approve" => l.t("批准", "Approved"),
+        "deny" => l.t("不予批准", "Denied"),
+        "rule-approve" => l.t("即办批准", "Approved by rule"),
+        "rule-deny" => l.t("即办不予批准", "Denied by rule"),
+        "deliver" => l.t("出件", "Delivered"),
+        "close" => l.t("办结", "Closed"),
+        "withdraw" => l.t("撤回申请", "Withdrawn"),
+        _ => "",
+    }
+}
+
+/// A channel as people read it.
+fn channel_label(channel: &str, l: Lang) -> &'static str {
+    match channel {
+        "web" => l.t("网上办理", "Online"),
+        "mobile" => l.t("移动端办理", "Mobile"),
+        "window" => l.t("窗口办理", "At a window"),
+        "kiosk" => l.t("自助终端", "Self-service kiosk"),
+        "hotline" => l.t("热线办理", "Hotline"),
+        _ => "",
+    }
+}
+
+/// A payment's status as people read it.
+fn payment_label(status: tongban_services::payments::PaymentStatus, l: Lang) -> &'static str {
+    use tongban_services::payments::PaymentStatus as P;
+    match status {
+        P::Created => l.t("待支付", "To pay"),
+        P::Started => l.t("支付中", "Being paid"),
+        P::Submitted => l.t("银行处理中", "With the bank"),
+        P::Success => l.t("已支付", "Paid"),
+        P::Failed => l.t("支付未成功", "Not paid"),
+        P::Cancelled => l.t("已取消", "Cancelled"),
+        P::Error => l.t("支付出错", "Payment error"),
+    }
+}
+
+/// The timeline and fees of a case, shared by the citizen's and the staff's
+/// pages. Orgs are shown by name, events, channels and payment states in
+/// the page's language, each with its machine name on the element.
 pub async fn case_details(s: &AppState, id: &str, l: Lang) -> Result<Markup, Response> {
     let case = s.services.case(id).await.map_err(refuse)?;
     let timeline = s.services.case_timeline(id).await.map_err(refuse)?;
     let payments = s.services.payments_of_case(id).await.map_err(refuse)?;
+    let orgs = tongban_registry::market::orgs::list_orgs(s.market.db())
+        .await
+        .unwrap_or_default();
+    let org_name = |code: &str| -> String {
+        match orgs.iter().find(|o| o.code == code) {
+            Some(org) => format!("{} ({code})", org.name),
+            None => code.to_owned(),
+        }
+    };
+    // The item's name from the version that serves the applicant, when one
+    // does; its code otherwise.
+    let item_name = match s.serving_app(&case.region, &case.app, &case.subject).await {
+        Ok((_, loaded)) => loaded
+            .manifest
+            .items
+            .iter()
+            .find(|i| i.code == case.item)
+            .map(|i| match (l, &i.name.en) {
+                (Lang::En, Some(en)) => en.clone(),
+                _ => i.name.zh_cn.clone(),
+            }),
+        Err(_) => None,
+    };
+    let labelled = |label: &str, code: &str| -> String {
+        if label.is_empty() {
+            code.to_owned()
+        } else {
+            label.to_owned()
+        }
+    };
     Ok(html! {
         dl {
-            dt { (l.t("事项", "Item")) } dd { (case.item) }
-            dt { (l.t("状态", "Stage")) } dd id="stage" { (stage_label(case.stage.as_str(), l)) }
-            dt { (l.t("渠道", "Channel")) } dd { (case.channel) @if let Some(clerk) = &case.on_behalf_of { " · " (l.t("代办人员 ", "clerk ")) (clerk) } }
-            dt { (l.t("受理机构", "Accepting org")) } dd { (case.accepting_org) }
-            dt { (l.t("办理机构", "Handling org")) } dd { (case.handling_org) }
+            dt { (l.t("事项", "Item")) }
+            dd { @if let Some(name) = &item_name { (name) " (" (case.item) ")" } @else { (case.item) } }
+            dt { (l.t("状态", "Stage")) } dd id="stage" data-stage=(case.stage.as_str()) { (stage_label(case.stage.as_str(), l)) }
+            dt { (l.t("渠道", "Channel")) }
+            dd data-channel=(case.channel) {
+                (labelled(channel_label(&case.channel, l), &case.channel))
+                @if let Some(clerk) = &case.on_behalf_of { " · " (l.t("代办人员 ", "clerk ")) (clerk) }
+            }
+            dt { (l.t("受理机构", "Accepting org")) } dd { (org_name(&case.accepting_org)) }
+            dt { (l.t("办理机构", "Handling org")) } dd { (org_name(&case.handling_org)) }
             @if let Some(due) = case.due_at {
                 dt { (l.t("承诺办结时间", "Due")) }
                 dd { (when(due)) @if case.overdue(now_ms()) { " " span.overdue { (l.t("已超期", "Overdue")) } } }
@@ -488,8 +593,8 @@ pub async fn case_details(s: &AppState, id: &str, l: Lang) -> Result<Markup, Res
             h2 { (l.t("费用", "Fees")) }
             ul {
                 @for p in &payments {
-                    li {
-                        (p.description) " ¥" (format!("{}.{:02}", p.amount_fen / 100, p.amount_fen % 100)) " — " (p.status.as_str())
+                    li data-status=(p.status.as_str()) {
+                        (p.description) " ¥" (format!("{}.{:02}", p.amount_fen / 100, p.amount_fen % 100)) " — " (payment_label(p.status, l))
                         @if matches!(p.status.as_str(), "created" | "started") { " " a href={ "/pay/" (p.id) } { (l.t("去支付", "Pay now")) } }
                     }
                 }
@@ -498,7 +603,11 @@ pub async fn case_details(s: &AppState, id: &str, l: Lang) -> Result<Markup, Res
         h2 { (l.t("办理进度", "Timeline")) }
         ol {
             @for e in &timeline {
-                li { (when(e.at)) " · " (e.kind) @if !e.detail.is_empty() { " · " (e.detail) } " · " (e.actor) }
+                li data-kind=(e.kind) {
+                    (when(e.at)) " · " strong { (labelled(event_label(&e.kind, l), &e.kind)) }
+                    @if !e.detail.is_empty() { " · " (e.detail) }
+                    " · " (e.actor)
+                }
             }
         }
     })
@@ -507,7 +616,20 @@ pub async fn case_details(s: &AppState, id: &str, l: Lang) -> Result<Markup, Res
 /// `GET /my/cases/{id}`: the case and, once it is finished, its rating
 /// form or the rating given.
 pub async fn case(State(s): State<AppState>, lang: PageLang, user: WebUser, Path(id): Path<String>) -> Response {
-    case_page(&s, &lang, &user, &id, &RatingTyped::default(), None, StatusCode::OK).await
+    case_page(&s, &lang, &user, &id, &Returned::default(), StatusCode::OK).await
+}
+
+/// What a refused post on the case page comes back with: what was chosen
+/// and typed, and the problems.
+#[derive(Debug, Default)]
+struct Returned {
+    rating: RatingTyped,
+    /// A refused rating's problem.
+    rating_problem: Option<Problem>,
+    /// The fields of a refused correction, as typed.
+    correction: Option<HashMap<String, String>>,
+    /// A refused correction's problems by field path.
+    correction_errors: BTreeMap<String, String>,
 }
 
 /// What the citizen chose and typed in the rating form, kept when it comes
@@ -518,14 +640,13 @@ struct RatingTyped {
     comment: String,
 }
 
-/// The citizen's case page, with a refused rating's problem when there is one.
+/// The citizen's case page, with a refused post's problems when there are.
 async fn case_page(
     s: &AppState,
     lang: &PageLang,
     user: &WebUser,
     id: &str,
-    typed: &RatingTyped,
-    problem: Option<Problem>,
+    returned: &Returned,
     status: StatusCode,
 ) -> Response {
     if let Err(r) = citizen(user) {
@@ -540,16 +661,117 @@ async fn case_page(
         Ok(body) => body,
         Err(r) => return r,
     };
-    let evaluation = match evaluation(s, user, &case, typed, problem.as_ref(), l).await {
+    let evaluation = match evaluation(s, user, &case, &returned.rating, returned.rating_problem.as_ref(), l).await {
         Ok(markup) => markup,
         Err(e) => return refuse(e),
     };
-    let body = html! { (details) (evaluation) };
-    let problems: Vec<Problem> = problem.into_iter().collect();
+    let correction = match correction_form(s, user, &case, returned, l).await {
+        Ok(markup) => markup,
+        Err(e) => return refuse(e),
+    };
+    let body = html! { (details) (correction) (evaluation) };
+    let mut problems: Vec<Problem> = returned.rating_problem.clone().into_iter().collect();
+    problems.extend(field_problems(&returned.correction_errors));
     lang.respond((
         status,
         page(l, Some(user), &format!("{} {id}", l.t("办件", "Case")), &problems, body),
     ))
+}
+
+/// The correction section (补正): while the accepting org asks for a
+/// correction, its reason and the item's form, opened with what was
+/// submitted (or, after a refusal, with what was typed). Whether the case
+/// began online or at a window, the applicant corrects it here.
+async fn correction_form(
+    s: &AppState,
+    user: &WebUser,
+    case: &tongban_services::cases::Case,
+    returned: &Returned,
+    l: Lang,
+) -> ServiceResult<Markup> {
+    if case.stage.as_str() != "correction-requested" {
+        return Ok(html! {});
+    }
+    let timeline = s.services.case_timeline(&case.id).await?;
+    let reason = timeline
+        .iter()
+        .rev()
+        .find(|e| e.kind == "request-correction")
+        .map(|e| e.detail.clone())
+        .unwrap_or_default();
+    let schema = match s.serving_app(&case.region, &case.app, &case.subject).await {
+        Ok((_, loaded)) => loaded.forms.get(&case.item).cloned(),
+        Err(_) => {
+            return Ok(html! { section id="correction" {
+                h2 { (l.t("补正材料", "Correct your application")) }
+                p { (l.t("受理机构要求补正：", "The accepting org asks you to correct: ")) strong { (reason) } }
+                p { (l.t("该服务暂停提供，恢复后即可提交补正。", "The service is paused; you can correct the application when it is back.")) }
+            } });
+        }
+    };
+    let submitted = returned.correction.clone().unwrap_or_else(|| {
+        serde_json::from_str(&case.form)
+            .map(|form| form::values_of(&form))
+            .unwrap_or_default()
+    });
+    let empty = serde_json::json!({});
+    Ok(html! {
+        section id="correction" {
+            h2 { (l.t("补正材料", "Correct your application")) }
+            p { (l.t("受理机构要求补正：", "The accepting org asks you to correct: ")) strong id="correction-reason" { (reason) } }
+            form method="post" action={ "/my/cases/" (case.id) "/correction" } novalidate {
+                input type="hidden" name="csrf" value=(user.csrf);
+                (form::fields(schema.as_ref().unwrap_or(&empty), &submitted, &returned.correction_errors, l))
+                div { button type="submit" id="resubmit" { (l.t("提交补正", "Submit the correction")) } }
+            }
+        }
+    })
+}
+
+/// `POST /my/cases/{id}/correction`: the applicant resubmits a case whose
+/// correction was requested, through the same checks as an application. A
+/// refused form comes back on the case page with what was typed and every
+/// problem.
+pub async fn correct(
+    State(s): State<AppState>,
+    lang: PageLang,
+    user: WebUser,
+    Path(id): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = user.check_csrf(&f) {
+        return r;
+    }
+    if let Err(r) = citizen(&user) {
+        return r;
+    }
+    let case = match s.services.case_for(&user.case_actor(), &id).await {
+        Ok(c) => c,
+        Err(e) => return refuse(e),
+    };
+    let schema = match s.serving_app(&case.region, &case.app, &case.subject).await {
+        Ok((_, loaded)) => loaded.forms.get(&case.item).cloned(),
+        Err(e) => return refuse(e),
+    };
+    let empty = serde_json::json!({});
+    let typed = form::read(schema.as_ref().unwrap_or(&empty), &f);
+    let refused = match resubmit_correction(&s, &user.case_actor(), &id, &typed, String::new()).await {
+        Ok(_) => return Redirect::to(&format!("/my/cases/{id}")).into_response(),
+        Err(refusal) => refusal,
+    };
+    let (errors, status) = match refused {
+        Refusal::Fields(fields) => (
+            fields.into_iter().map(|e| (e.field, e.message)).collect(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Refusal::Api(e) => ([(String::new(), e.message)].into_iter().collect(), e.status),
+    };
+    let returned = Returned {
+        correction: Some(f),
+        correction_errors: errors,
+        ..Returned::default()
+    };
+    case_page(&s, &lang, &user, &id, &returned, status).await
 }
 
 /// A rating level as the citizen reads it.
@@ -637,10 +859,7 @@ async fn evaluation(
 /// first in its message), and the problem in the page's language: in
 /// Chinese a summary, then the service's own words.
 fn rating_problem(e: &ServiceError, l: Lang) -> Problem {
-    let said = |zh: &str, m: &str| match l {
-        Lang::Zh => format!("{zh} / {m}"),
-        Lang::En => m.to_owned(),
-    };
+    let said = |zh: &str, m: &str| l.summarised(zh, m);
     let (field_id, message) = match e {
         ServiceError::Invalid(m) if m.starts_with("level") => ("level-very-satisfied", said("请选择满意程度", m)),
         ServiceError::Invalid(m) if m.starts_with("comment") => ("comment", said("评价意见过长", m)),
@@ -678,9 +897,13 @@ pub async fn rate(
         Ok(_) => Redirect::to(&format!("/my/cases/{id}")).into_response(),
         Err(e @ ServiceError::NotFound(_)) => refuse(e),
         Err(e) => {
-            let problem = rating_problem(&e, lang.lang);
+            let returned = Returned {
+                rating_problem: Some(rating_problem(&e, lang.lang)),
+                rating: typed,
+                ..Returned::default()
+            };
             let status = ApiError::from(e).status;
-            case_page(&s, &lang, &user, &id, &typed, Some(problem), status).await
+            case_page(&s, &lang, &user, &id, &returned, status).await
         }
     }
 }

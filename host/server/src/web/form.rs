@@ -155,6 +155,47 @@ fn read_object(schema: &Value, path: &str, posted: &HashMap<String, String>) -> 
     Value::Object(out)
 }
 
+/// The field values of a submitted form, keyed by path the way [`read`]
+/// takes them: the inverse of `read`, so a form sent back for correction
+/// opens with what was submitted. Arrays become one entry per line.
+pub fn values_of(form: &Value) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    flatten(form, "", &mut out);
+    out
+}
+
+fn flatten(value: &Value, path: &str, out: &mut HashMap<String, String>) {
+    match value {
+        Value::Object(map) => {
+            for (name, child) in map {
+                let child_path = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}/{name}")
+                };
+                flatten(child, &child_path, out);
+            }
+        }
+        Value::Array(items) => {
+            let lines: Vec<String> = items
+                .iter()
+                .map(|item| match item {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            out.insert(path.to_owned(), lines.join("\n"));
+        }
+        Value::String(text) => {
+            out.insert(path.to_owned(), text.clone());
+        }
+        Value::Null => {}
+        other => {
+            out.insert(path.to_owned(), other.to_string());
+        }
+    }
+}
+
 /// The `x-prefill` sources of a schema's fields: path → source
 /// (`identity:NAME` or `certificate:TYPE:FIELD`).
 pub fn prefill_sources(schema: &Value) -> Vec<(String, String)> {
@@ -213,6 +254,16 @@ mod tests {
             "x1",
             "kept for the schema check to name"
         );
+    }
+
+    #[test]
+    fn a_submitted_form_reads_back_into_the_same_fields() {
+        let submitted = json!({"a": {"name": "张三", "n": 12}, "list": ["一", "二"]});
+        let values = values_of(&submitted);
+        assert_eq!(values["a/name"], "张三");
+        assert_eq!(values["a/n"], "12");
+        assert_eq!(values["list"], "一\n二");
+        assert_eq!(read(&schema(), &values), submitted);
     }
 
     #[test]

@@ -39,6 +39,15 @@ impl Lang {
             Lang::En => en,
         }
     }
+
+    /// A service's own (English) message for a person: in Chinese after a
+    /// Chinese summary, in English as it is.
+    pub fn summarised(self, zh: &str, message: &str) -> String {
+        match self {
+            Lang::Zh => format!("{zh} / {message}"),
+            Lang::En => message.to_owned(),
+        }
+    }
 }
 
 /// One problem for the error summary, linking to its field.

@@ -1,6 +1,8 @@
 //! Sign in and out. Passwords are checked with argon2id; failures are counted
 //! per account and per client address (429 after too many); the session
-//! cookie is HttpOnly and SameSite=Lax.
+//! cookie is HttpOnly and SameSite=Lax. The sign-in form carries a
+//! pre-session token (`session::form_token`), so another site cannot sign a
+//! visitor in to an account of its choosing.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -13,7 +15,7 @@ use maud::html;
 use tongban_registry::market::sessions::{self, SignInError};
 
 use super::layout::{Problem, page};
-use super::session::{PageLang, SESSION_COOKIE, WebUser, cookie};
+use super::session::{PageLang, SESSION_COOKIE, WebUser, cookie, form_token, form_token_matches};
 use crate::api::AppState;
 
 /// Only local paths are followed after sign-in (no open redirect).
@@ -32,9 +34,19 @@ fn safe_next(next: Option<&String>) -> String {
     }
 }
 
-fn form(lang: super::layout::Lang, next: &str, user: &str, problems: &[Problem], status: StatusCode) -> Response {
+/// The sign-in form, with a pre-session token for this browser.
+fn form(
+    lang: super::layout::Lang,
+    headers: &HeaderMap,
+    next: &str,
+    user: &str,
+    problems: &[Problem],
+    status: StatusCode,
+) -> Response {
+    let (token, set_cookie) = form_token(headers);
     let body = html! {
         form method="post" action="/login" novalidate {
+            input type="hidden" name="csrf" value=(token);
             input type="hidden" name="next" value=(next);
             label for="user" { (lang.t("账号", "Account")) }
             input id="user" name="user" type="text" autocomplete="username" required value=(user);
@@ -43,13 +55,17 @@ fn form(lang: super::layout::Lang, next: &str, user: &str, problems: &[Problem],
             div { button type="submit" { (lang.t("登录", "Sign in")) } }
         }
     };
-    (status, page(lang, None, lang.t("登录", "Sign in"), problems, body)).into_response()
+    let mut response = (status, page(lang, None, lang.t("登录", "Sign in"), problems, body)).into_response();
+    if let Some(value) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
 }
 
 /// `GET /login`.
-pub async fn page_handler(lang: PageLang, Query(q): Query<HashMap<String, String>>) -> Response {
+pub async fn page_handler(lang: PageLang, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
     let next = safe_next(q.get("next"));
-    lang.respond(form(lang.lang, &next, "", &[], StatusCode::OK))
+    lang.respond(form(lang.lang, &headers, &next, "", &[], StatusCode::OK))
 }
 
 /// `POST /login`.
@@ -57,6 +73,7 @@ pub async fn submit(
     State(s): State<AppState>,
     lang: PageLang,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
     let l = lang.lang;
@@ -72,7 +89,21 @@ pub async fn submit(
             },
             message: l.t("请输入账号和密码", "Enter your account and password").into(),
         }];
-        return form(l, &next, &user, &problems, StatusCode::UNPROCESSABLE_ENTITY);
+        return form(l, &headers, &next, &user, &problems, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    // Checked before the password, so a forged post neither signs in nor
+    // counts as a failed attempt against the account.
+    if !form_token_matches(&headers, &f) {
+        let problems = vec![Problem {
+            field_id: "user".into(),
+            message: l
+                .t(
+                    "登录表单已失效或并非来自本站，请重新登录",
+                    "The sign-in form has expired or did not come from this site; sign in again",
+                )
+                .into(),
+        }];
+        return form(l, &headers, &next, &user, &problems, StatusCode::FORBIDDEN);
     }
     match sessions::sign_in(s.market.db(), &user, &password, &peer.ip().to_string()).await {
         Ok(Ok((token, _))) => {
@@ -87,7 +118,7 @@ pub async fn submit(
                 field_id: "user".into(),
                 message: l.t("账号或密码不正确", "The account or password is wrong").into(),
             }];
-            form(l, &next, &user, &problems, StatusCode::UNAUTHORIZED)
+            form(l, &headers, &next, &user, &problems, StatusCode::UNAUTHORIZED)
         }
         Ok(Err(SignInError::Limited { retry_after_s })) => {
             let problems = vec![Problem {
@@ -101,7 +132,7 @@ pub async fn submit(
                     retry_after_s
                 ),
             }];
-            let mut response = form(l, &next, &user, &problems, StatusCode::TOO_MANY_REQUESTS);
+            let mut response = form(l, &headers, &next, &user, &problems, StatusCode::TOO_MANY_REQUESTS);
             if let Ok(value) = retry_after_s.to_string().parse() {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }

@@ -578,8 +578,23 @@ pub async fn decide(
     lang: PageLang,
     user: WebUser,
     Path((app, version)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
+    // The same answer axum's `Form` gives any other page for a body that is
+    // not a posted HTML form.
+    let is_form = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return ApiError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "unsupported_media_type",
+            message: "a decision is posted as an HTML form (application/x-www-form-urlencoded)".into(),
+        }
+        .into_response();
+    }
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let first = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let csrf: HashMap<String, String> = first("csrf").into_iter().map(|t| ("csrf".to_owned(), t)).collect();

@@ -9,8 +9,8 @@
 //!   summary) and the language.
 //! - [`login`]: sign in (argon2, rate-limited) and out.
 //! - [`citizen`]: services of my region, consent, apply (a form rendered from
-//!   the item's JSON Schema, prefilled under consent), my cases, wallet,
-//!   consents, inbox.
+//!   the item's JSON Schema, prefilled under consent), my cases (with the
+//!   correction form and the rating), wallet, consents, inbox.
 //! - [`staff`]: the intake and handling queues of a clerk's or handler's org.
 //! - [`counter`]: a window clerk's intake for a citizen at the counter (代办).
 //! - [`operations`]: the region admin's releases (pilot, rollout, halt,
@@ -49,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/services/{app}/apply", post(citizen::apply))
         .route("/my/cases", get(citizen::cases))
         .route("/my/cases/{id}", get(citizen::case))
+        .route("/my/cases/{id}/correction", post(citizen::correct))
         .route("/my/cases/{id}/rating", post(citizen::rate))
         .route("/my/wallet", get(citizen::wallet))
         .route("/my/wallet/{id}/copy", get(citizen::copy))

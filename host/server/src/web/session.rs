@@ -64,6 +64,43 @@ impl WebUser {
     }
 }
 
+/// The cookie of a form shown before any session exists (sign-in, the sandbox
+/// bank's pay page). Such a form carries the same random value in a hidden
+/// `csrf` field (double-submit), so another site cannot post it: it can
+/// neither read the cookie nor, with `SameSite=Strict`, send it.
+pub const FORM_COOKIE: &str = "tb_form";
+
+/// A pre-session form token: the value for the hidden field, and the
+/// `Set-Cookie` header that pairs it with the browser. Reuses the browser's
+/// current token when it has one, so two open forms both stay valid.
+pub fn form_token(headers: &HeaderMap) -> (String, Option<axum::http::HeaderValue>) {
+    if let Some(existing) = cookie(headers, FORM_COOKIE)
+        && existing.len() == 64
+        && existing.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return (existing.to_owned(), None);
+    }
+    let mut random = [0u8; 32];
+    // Without the operating system's randomness the token would be guessable;
+    // an empty token never matches, so the form is refused rather than weak.
+    if getrandom::fill(&mut random).is_err() {
+        return (String::new(), None);
+    }
+    let token = hex::encode(random);
+    let header = format!("{FORM_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict")
+        .parse()
+        .ok();
+    (token, header)
+}
+
+/// Whether a pre-session form post carries the token its cookie holds.
+pub fn form_token_matches(headers: &HeaderMap, form: &HashMap<String, String>) -> bool {
+    match (cookie(headers, FORM_COOKIE), form.get("csrf")) {
+        (Some(held), Some(sent)) if !held.is_empty() => constant_time_eq(held.as_bytes(), sent.as_bytes()),
+        _ => false,
+    }
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -18,7 +18,7 @@ use tongban_services::cases::{Action, Step};
 use tongban_services::{ServiceError, now_ms};
 
 use super::citizen::{case_details, rating_label};
-use super::layout::{Problem, page};
+use super::layout::{Lang, Problem, page};
 use super::session::{PageLang, WebUser};
 use crate::api::AppState;
 use crate::api::error::ApiError;
@@ -146,27 +146,52 @@ pub async fn resolve(
 
 /// `GET /work/cases/{id}`: the case and the steps the user may offer.
 pub async fn case(State(s): State<AppState>, lang: PageLang, user: WebUser, Path(id): Path<String>) -> Response {
-    if let Err(r) = staff_org(&user) {
+    case_page(&s, &lang, &user, &id, &StepTyped::default(), None, StatusCode::OK).await
+}
+
+/// What was typed and chosen in the step form, kept when a step comes back
+/// refused.
+#[derive(Debug, Default)]
+struct StepTyped {
+    reason: String,
+    to_org: String,
+}
+
+/// The staff case page, with a refused step's problem when there is one.
+async fn case_page(
+    s: &AppState,
+    lang: &PageLang,
+    user: &WebUser,
+    id: &str,
+    typed: &StepTyped,
+    problem: Option<Problem>,
+    status: StatusCode,
+) -> Response {
+    if let Err(r) = staff_org(user) {
         return r;
     }
-    let case = match s.services.case_for(&user.case_actor(), &id).await {
+    let case = match s.services.case_for(&user.case_actor(), id).await {
         Ok(c) => c,
         Err(e) => return ApiError::from(e).into_response(),
     };
     let l = lang.lang;
-    let details = match case_details(&s, &id, l).await {
+    let details = match case_details(s, id, l).await {
         Ok(d) => d,
         Err(r) => return r,
     };
     let orgs = orgs::list_orgs(s.market.db()).await.unwrap_or_default();
     let stage = case.stage.as_str();
+    let reason_error = problem.as_ref().filter(|p| p.field_id == "reason");
+    let org_error = problem.as_ref().filter(|p| p.field_id == "to_org");
     let body = html! {
         (details)
-        h2 { (l.t("办理操作", "Steps")) }
+        h2 id="steps" { (l.t("办理操作", "Steps")) }
         form method="post" action={ "/work/cases/" (id) } {
             input type="hidden" name="csrf" value=(user.csrf);
             label for="reason" { (l.t("理由或意见", "Reason or decision")) }
-            textarea id="reason" name="reason" rows="3" maxlength="2000" {}
+            @if let Some(p) = reason_error { span.field-error id="reason-error" { (p.message) } }
+            textarea id="reason" name="reason" rows="3" maxlength=(MAX_REASON_CHARS)
+                aria-describedby=[reason_error.map(|_| "reason-error")] { (typed.reason) }
             @if stage == "submitted" && user.actor.role == Role::WindowClerk {
                 div {
                     button type="submit" name="action" value="accept" { (l.t("受理", "Accept")) }
@@ -176,9 +201,12 @@ pub async fn case(State(s): State<AppState>, lang: PageLang, user: WebUser, Path
             }
             @if matches!(stage, "accepted" | "handling") {
                 label for="to_org" { (l.t("移交机构（受办分离）", "Hand off to (another org)")) }
-                select id="to_org" name="to_org" {
+                @if let Some(p) = org_error { span.field-error id="to_org-error" { (p.message) } }
+                select id="to_org" name="to_org" aria-describedby=[org_error.map(|_| "to_org-error")] {
                     option value="" { (l.t("请选择", "Choose")) }
-                    @for o in &orgs { @if o.code != case.handling_org { option value=(o.code) { (o.name) " (" (o.code) ")" } } }
+                    @for o in &orgs { @if o.code != case.handling_org {
+                        option value=(o.code) selected[typed.to_org == o.code] { (o.name) " (" (o.code) ")" }
+                    } }
                 }
                 div {
                     button type="submit" name="action" value="hand-off" { (l.t("移交", "Hand off")) }
@@ -196,18 +224,45 @@ pub async fn case(State(s): State<AppState>, lang: PageLang, user: WebUser, Path
             }
         }
     };
-    lang.respond(page(
-        l,
-        Some(&user),
-        &format!("{} {id}", l.t("办件", "Case")),
-        &[],
-        body,
+    let problems: Vec<Problem> = problem.into_iter().collect();
+    lang.respond((
+        status,
+        page(l, Some(user), &format!("{} {id}", l.t("办件", "Case")), &problems, body),
     ))
 }
 
-/// `POST /work/cases/{id}`: take a step.
+/// The longest reason the step form lets a browser type: the case service
+/// bounds reasons in bytes, and a Chinese character takes three in UTF-8, so
+/// any reason of this many characters fits. A longer post is still refused
+/// by the service and comes back with the problem named.
+const MAX_REASON_CHARS: usize = tongban_services::cases::MAX_REASON_BYTES / 3;
+
+/// The field a refused step's problem belongs to, and the problem in the
+/// page's language: in Chinese a summary, then the service's own words.
+fn step_problem(e: &ServiceError, l: Lang) -> Problem {
+    let said = |zh: &str, m: &str| l.summarised(zh, m);
+    let (field_id, message) = match e {
+        ServiceError::Invalid(m) if m.starts_with("a hand-off") => ("to_org", said("请选择移交机构", m)),
+        ServiceError::Invalid(m) if m.contains("already handled by") => ("to_org", said("请选择另一个机构", m)),
+        ServiceError::NotFound(m) if m.starts_with("org ") => ("to_org", said("移交机构未登记", m)),
+        ServiceError::Invalid(m) if m.contains("needs a reason") => ("reason", said("请填写理由", m)),
+        ServiceError::Invalid(m) if m.starts_with("the reason is") => ("reason", said("理由过长", m)),
+        ServiceError::Invalid(m) => ("steps", said("无法进行此操作", m)),
+        ServiceError::Conflict(m) => ("steps", said("当前状态不能进行此操作", m)),
+        ServiceError::Forbidden(m) => ("steps", said("您不能进行此操作", m)),
+        other => ("steps", other.to_string()),
+    };
+    Problem {
+        field_id: field_id.into(),
+        message,
+    }
+}
+
+/// `POST /work/cases/{id}`: take a step. A refused step comes back on the
+/// case page with the problem named and what was typed kept.
 pub async fn step(
     State(s): State<AppState>,
+    lang: PageLang,
     user: WebUser,
     Path(id): Path<String>,
     Form(f): Form<HashMap<String, String>>,
@@ -228,14 +283,27 @@ pub async fn step(
     ) {
         return ApiError::forbidden("that step is not taken from the work queue").into_response();
     }
+    let typed = StepTyped {
+        reason: f.get("reason").cloned().unwrap_or_default(),
+        to_org: f.get("to_org").cloned().unwrap_or_default(),
+    };
     let step = Step {
         action,
-        reason: f.get("reason").cloned().unwrap_or_default(),
-        to_org: f.get("to_org").cloned().filter(|o| !o.is_empty()),
+        reason: typed.reason.clone(),
+        to_org: Some(typed.to_org.clone()).filter(|o| !o.is_empty()),
         form: None,
     };
     match s.services.step_case(&user.case_actor(), &id, step).await {
         Ok(_) => Redirect::to(&format!("/work/cases/{id}")).into_response(),
-        Err(e) => ApiError::from(e).into_response(),
+        // A case the user may not see stays a plain refusal: there is no
+        // page of it to come back to.
+        Err(ServiceError::NotFound(m)) if !m.starts_with("org ") => {
+            ApiError::from(ServiceError::NotFound(m)).into_response()
+        }
+        Err(e) => {
+            let problem = step_problem(&e, lang.lang);
+            let status = ApiError::from(e).status;
+            case_page(&s, &lang, &user, &id, &typed, Some(problem), status).await
+        }
     }
 }

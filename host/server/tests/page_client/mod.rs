@@ -94,7 +94,18 @@ pub fn hidden(body: &str, name: &str) -> String {
     body[start..].split('"').next().unwrap().to_owned()
 }
 
+/// Open the sign-in page and post its form (with its pre-session token).
+pub fn try_sign_in(browser: &mut Browser, user: &str, password: &str) -> Page {
+    let form = browser.get("/login");
+    assert_eq!(form.status, 200, "{}", form.body);
+    let csrf = hidden(&form.body, "csrf");
+    browser.post(
+        "/login",
+        &[("csrf", &csrf), ("user", user), ("password", password), ("next", "/")],
+    )
+}
+
 pub fn sign_in(browser: &mut Browser, user: &str) {
-    let page = browser.post("/login", &[("user", user), ("password", "tongban-demo"), ("next", "/")]);
+    let page = try_sign_in(browser, user, "tongban-demo");
     assert_eq!(page.status, 303, "{}", page.body);
 }
