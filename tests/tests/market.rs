@@ -279,15 +279,66 @@ async fn the_whole_lifecycle_on_every_backend() {
             .unwrap_err();
         assert!(matches!(err, MarketError::Transition(_)), "{err}");
 
-        // Yank stops new rollouts; revoke stops serving everywhere.
-        m.release(&publisher(), app, "1.1.0", ReleaseAction::Yank)
+        // Yank stops new rollouts; revoke stops serving everywhere. Both
+        // need a reason, which the version keeps and the chain commits to.
+        use sqlx::Row;
+        let err = m
+            .release(&publisher(), app, "1.1.0", ReleaseAction::Yank { reason: "  ".into() })
             .await
-            .unwrap();
+            .unwrap_err();
+        assert!(err.to_string().contains("needs a reason"), "{err}");
+        m.release(
+            &publisher(),
+            app,
+            "1.1.0",
+            ReleaseAction::Yank {
+                reason: " 字号规则有误 / wrong trade-name rule ".into(),
+            },
+        )
+        .await
+        .unwrap();
         let err = m.release(&region_admin(), app, "1.1.0", r(60)).await.unwrap_err();
         assert!(err.to_string().contains("yanked"), "{err}");
-        m.release(&security(), app, "1.0.0", ReleaseAction::Revoke)
-            .await
-            .unwrap();
+        m.release(
+            &security(),
+            app,
+            "1.0.0",
+            ReleaseAction::Revoke {
+                reason: "供应链投毒 / a poisoned dependency".into(),
+            },
+        )
+        .await
+        .unwrap();
+        let released = m.released_versions().await.unwrap();
+        let reason_of = |version: &str| {
+            released
+                .iter()
+                .find(|v| v.version == version)
+                .and_then(|v| v.state_reason.clone())
+        };
+        assert_eq!(
+            reason_of("1.1.0").as_deref(),
+            Some("字号规则有误 / wrong trade-name rule")
+        );
+        assert_eq!(
+            reason_of("1.0.0").as_deref(),
+            Some("供应链投毒 / a poisoned dependency")
+        );
+        // The chain's entry commits to the reason: changing the stored one
+        // makes the entry's after-digest disagree with the row.
+        let after: String =
+            sqlx::query("SELECT after_digest FROM audit_log WHERE action = 'release.revoke' ORDER BY seq DESC LIMIT 1")
+                .fetch_one(m.db().pool())
+                .await
+                .unwrap()
+                .get(0);
+        assert_eq!(
+            after,
+            tongban_registry::market::audit_log::state_digest(&(
+                tongban_registry::release::VersionState::Revoked,
+                "供应链投毒 / a poisoned dependency"
+            ))
+        );
         let table = ServingTable::load(m.db()).await.unwrap();
         assert!(
             table.resolve(app, "330106", "someone-else").is_none(),
@@ -365,7 +416,7 @@ async fn bad_publishes_are_refused_and_leave_nothing_behind() {
                 &region_admin(),
                 "cn.gov.hz.amr.sole-proprietor",
                 "1.0.0",
-                ReleaseAction::Yank,
+                ReleaseAction::Yank { reason: "test".into() },
             )
             .await
             .unwrap_err();

@@ -209,7 +209,7 @@ async fn a_revoke_takes_effect_without_a_restart() {
         .post(
             &format!("/api/v1/apps/{app}/versions/1.0.0/release"),
             &security,
-            json!({"action": "revoke"}),
+            json!({"action": "revoke", "reason": "供应链投毒 / a poisoned dependency"}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");

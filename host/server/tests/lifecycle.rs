@@ -231,14 +231,20 @@ fn lifecycle(store: &Store, root: &Path) {
     );
 
     // Yank: no new rollouts of 1.1.0.
-    cli.ok(Some(&region_admin), &["release", "yank", APP, "1.1.0"]);
+    let no_reason = cli.refused(Some(&region_admin), &["release", "yank", APP, "1.1.0", "--reason", " "]);
+    assert!(no_reason.contains("needs a reason"), "{no_reason}");
+    cli.ok(
+        Some(&region_admin),
+        &["release", "yank", APP, "1.1.0", "--reason", "字号规则有误"],
+    );
     let after_yank = cli.refused(Some(&region_admin), &rollout("1.1.0", "100"));
     assert!(after_yank.contains("409"), "{after_yank}");
 
     // Revoke 1.0.0 (security officer only): it stops serving everywhere.
-    let not_allowed = cli.refused(Some(&region_admin), &["release", "revoke", APP, "1.0.0"]);
+    let revoke = ["release", "revoke", APP, "1.0.0", "--reason", "供应链投毒"];
+    let not_allowed = cli.refused(Some(&region_admin), &revoke);
     assert!(not_allowed.contains("as region-admin"), "{not_allowed}");
-    cli.ok(Some(&security), &["release", "revoke", APP, "1.0.0"]);
+    cli.ok(Some(&security), &revoke);
     cli.served_soon(&reviewer, "citizen-9", None);
     cli_b.served_soon(&reviewer, "citizen-9", None);
     let illegal = cli.refused(Some(&region_admin), &rollout("1.0.0", "100"));

@@ -260,15 +260,34 @@ fn operators_release_revoke_and_audit_from_their_pages() {
         again.body
     );
 
-    // Yanked: no new deployments anywhere, so nothing more is offered.
-    let yanked = release(&mut admin, &csrf, "1.1.0", &[("action", "yank")]);
+    // A yank needs a reason: without one it comes back naming the problem.
+    let no_reason = release(&mut admin, &csrf, "1.1.0", &[("action", "yank"), ("reason", "")]);
+    assert_eq!(no_reason.status, 422, "{}", no_reason.body);
+    assert!(
+        no_reason.body.contains("error-summary")
+            && no_reason
+                .body
+                .contains("href=\"#yank-reason-cn.gov.hz.amr.sole-proprietor@1.1.0\"")
+            && no_reason.body.contains("needs a reason"),
+        "{}",
+        no_reason.body
+    );
+    // Yanked: no new deployments anywhere, so nothing more is offered, and
+    // the reason stays with the version.
+    let yanked = release(
+        &mut admin,
+        &csrf,
+        "1.1.0",
+        &[("action", "yank"), ("reason", "字号规则有误")],
+    );
     assert_eq!(yanked.status, 303, "{}", yanked.body);
     let v2_page = admin.get("/region");
     let v2 = section(&v2_page, "1.1.0");
     assert!(
         v2.contains("data-version-state=\"yanked\"")
             && !v2.contains("value=\"rollout\"")
-            && !v2.contains("value=\"yank\""),
+            && !v2.contains("value=\"yank\"")
+            && v2.contains("字号规则有误"),
         "{v2}"
     );
 
@@ -317,7 +336,10 @@ fn operators_release_revoke_and_audit_from_their_pages() {
     let page = security.get("/security");
     let v1 = section(&page, "1.0.0");
     assert!(
-        v1.contains("data-version-state=\"revoked\"") && v1.contains("已吊销") && !v1.contains("name=\"reason\""),
+        v1.contains("data-version-state=\"revoked\"")
+            && v1.contains("已吊销")
+            && !v1.contains("name=\"reason\"")
+            && v1.contains("供应链投毒 / a poisoned dependency"),
         "{v1}"
     );
     let twice = security.post(&revoke, &[("csrf", &csrf), ("action", "revoke"), ("reason", "again")]);

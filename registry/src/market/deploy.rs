@@ -42,10 +42,21 @@ pub enum ReleaseAction {
         sunset_at: i64,
     },
     /// No new pilots or rollouts anywhere; existing deployments keep serving.
-    Yank,
-    /// Stop serving everywhere at once (kill switch).
-    Revoke,
+    /// The reason is kept with the version for its publisher and auditors.
+    Yank {
+        #[serde(default)]
+        reason: String,
+    },
+    /// Stop serving everywhere at once (kill switch). The reason is kept
+    /// with the version for its publisher and auditors.
+    Revoke {
+        #[serde(default)]
+        reason: String,
+    },
 }
+
+/// The longest reason for a yank or a revocation, in characters.
+pub const MAX_STATE_REASON_CHARS: usize = 500;
 
 /// A deployment as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,8 +79,32 @@ fn deployment_action(action: &ReleaseAction) -> DeploymentAction {
         ReleaseAction::Rollout { .. } => DeploymentAction::Rollout,
         ReleaseAction::Halt { .. } => DeploymentAction::Halt,
         ReleaseAction::Rollback { .. } => DeploymentAction::Rollback,
-        ReleaseAction::Deprecate { .. } | ReleaseAction::Yank | ReleaseAction::Revoke => DeploymentAction::Deprecate,
+        ReleaseAction::Deprecate { .. } | ReleaseAction::Yank { .. } | ReleaseAction::Revoke { .. } => {
+            DeploymentAction::Deprecate
+        }
     }
+}
+
+/// A yank's or revocation's reason, trimmed: required, and bounded.
+fn check_state_reason(action: &ReleaseAction, reason: &str) -> Result<String, MarketError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(MarketError::invalid(format!(
+            "a {} needs a reason; the publisher and auditors read it",
+            if matches!(action, ReleaseAction::Yank { .. }) {
+                "yank"
+            } else {
+                "revocation"
+            }
+        )));
+    }
+    let chars = reason.chars().count();
+    if chars > MAX_STATE_REASON_CHARS {
+        return Err(MarketError::invalid(format!(
+            "the reason is {chars} characters; at most {MAX_STATE_REASON_CHARS}"
+        )));
+    }
+    Ok(reason.to_owned())
 }
 
 fn release_verb(action: &ReleaseAction) -> &'static str {
@@ -79,8 +114,8 @@ fn release_verb(action: &ReleaseAction) -> &'static str {
         ReleaseAction::Halt { .. } => "halt",
         ReleaseAction::Rollback { .. } => "roll back",
         ReleaseAction::Deprecate { .. } => "deprecate",
-        ReleaseAction::Yank => "yank",
-        ReleaseAction::Revoke => "revoke",
+        ReleaseAction::Yank { .. } => "yank",
+        ReleaseAction::Revoke { .. } => "revoke",
     }
 }
 
@@ -116,7 +151,7 @@ fn region_of(action: &ReleaseAction) -> Option<&str> {
         | ReleaseAction::Halt { region }
         | ReleaseAction::Rollback { region }
         | ReleaseAction::Deprecate { region, .. } => Some(region),
-        ReleaseAction::Yank | ReleaseAction::Revoke => None,
+        ReleaseAction::Yank { .. } | ReleaseAction::Revoke { .. } => None,
     }
 }
 
@@ -130,8 +165,8 @@ impl Marketplace {
         action: ReleaseAction,
     ) -> Result<String, MarketError> {
         let may_ever = match &action {
-            ReleaseAction::Yank => VersionState::role_may_ever(VersionAction::Yank, actor.role),
-            ReleaseAction::Revoke => VersionState::role_may_ever(VersionAction::Revoke, actor.role),
+            ReleaseAction::Yank { .. } => VersionState::role_may_ever(VersionAction::Yank, actor.role),
+            ReleaseAction::Revoke { .. } => VersionState::role_may_ever(VersionAction::Revoke, actor.role),
             other => DeploymentState::role_may_ever(deployment_action(other), actor.role),
         };
         if !may_ever {
@@ -162,24 +197,33 @@ impl Marketplace {
         }
         let subject = format!("{app}@{version}");
         let summary = match &action {
-            ReleaseAction::Yank | ReleaseAction::Revoke => {
-                let (verb, name) = if action == ReleaseAction::Yank {
+            ReleaseAction::Yank { reason } | ReleaseAction::Revoke { reason } => {
+                let (verb, name) = if matches!(action, ReleaseAction::Yank { .. }) {
                     (VersionAction::Yank, "release.yank")
                 } else {
                     (VersionAction::Revoke, "release.revoke")
                 };
+                let reason = check_state_reason(&action, reason)?;
                 let next = version_state.apply(verb, actor.role)?;
                 set_version_state(&mut tx, app, version, next).await?;
+                sqlx::query("UPDATE versions SET state_reason = $1 WHERE app_id = $2 AND version = $3")
+                    .bind(&reason)
+                    .bind(app)
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?;
+                // The chain commits to the reason with the new state, so a
+                // reason changed afterwards no longer matches its entry.
                 append(
                     &mut tx,
                     actor,
                     name,
                     &subject,
                     &state_digest(&version_state),
-                    &state_digest(&next),
+                    &state_digest(&(next, &reason)),
                 )
                 .await?;
-                format!("{subject} is {next}")
+                format!("{subject} is {next}: {reason}")
             }
             regional => {
                 let region = region_of(regional).expect("regional actions have a region").to_owned();
@@ -342,6 +386,8 @@ pub struct ReleasedVersion {
     pub name_en: String,
     pub version: String,
     pub state: VersionState,
+    /// Why the version was yanked or revoked, once it was.
+    pub state_reason: Option<String>,
     pub deployments: Vec<Deployment>,
 }
 
@@ -358,7 +404,7 @@ impl Marketplace {
     /// with all its deployments; by app, oldest submission first.
     pub async fn released_versions(&self) -> Result<Vec<ReleasedVersion>, MarketError> {
         let rows = sqlx::query(
-            "SELECT v.app_id, a.name_zh, a.name_en, v.version, v.state FROM versions v JOIN apps a ON a.id = v.app_id
+            "SELECT v.app_id, a.name_zh, a.name_en, v.version, v.state, v.state_reason FROM versions v JOIN apps a ON a.id = v.app_id
              WHERE v.state IN ('approved', 'yanked', 'revoked')
                 OR EXISTS (SELECT 1 FROM deployments d WHERE d.app_id = v.app_id AND d.version = v.version)
              ORDER BY v.app_id, v.submitted_at, v.version",
@@ -389,6 +435,7 @@ impl Marketplace {
                     name_en: r.try_get(2)?,
                     version,
                     state: parse_version_state(&r.try_get::<String, _>(4)?)?,
+                    state_reason: r.try_get(5)?,
                 })
             })
             .collect()

@@ -282,6 +282,8 @@ pub struct OrgVersion {
     pub decided_at: Option<i64>,
     /// The reviewer's reason for requesting changes or rejecting.
     pub decision_reason: Option<String>,
+    /// Why the version was yanked or revoked, once it was.
+    pub state_reason: Option<String>,
 }
 
 impl Marketplace {
@@ -300,7 +302,7 @@ impl Marketplace {
         }
         let rows = sqlx::query(
             "SELECT v.app_id, a.name_zh, a.name_en, v.version, v.state, v.submitted_by, v.submitted_at,
-                    v.decided_by, v.decided_at, v.decision_reason
+                    v.decided_by, v.decided_at, v.decision_reason, v.state_reason
              FROM versions v JOIN apps a ON a.id = v.app_id
              WHERE a.org_code = $1 ORDER BY v.app_id, v.submitted_at DESC, v.version DESC",
         )
@@ -320,6 +322,7 @@ impl Marketplace {
                     decided_by: r.try_get(7)?,
                     decided_at: r.try_get(8)?,
                     decision_reason: r.try_get(9)?,
+                    state_reason: r.try_get(10)?,
                 })
             })
             .collect()

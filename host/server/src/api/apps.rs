@@ -44,7 +44,7 @@ pub async fn withdraw(
 }
 
 #[utoipa::path(post, path = "/api/v1/apps/{app}/versions/{version}/release",
-    request_body(content = Object, description = "a release action: {\"action\": \"pilot\"|\"rollout\"|\"halt\"|\"rollback\"|\"deprecate\"|\"yank\"|\"revoke\", ...}"),
+    request_body(content = Object, description = "a release action: {\"action\": \"pilot\"|\"rollout\"|\"halt\"|\"rollback\"|\"deprecate\"|\"yank\"|\"revoke\", ...}; yank and revoke take a \"reason\""),
     responses((status = 200, body = Outcome), (status = "4XX", body = super::error::ErrorEnvelope)))]
 pub async fn release(
     State(s): State<AppState>,

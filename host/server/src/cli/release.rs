@@ -26,9 +26,9 @@ pub enum ReleaseCommand {
     /// Mark as deprecated in a region, with a message and a sunset time.
     Deprecate(DeprecateArgs),
     /// No new pilots or rollouts anywhere; what is deployed keeps serving.
-    Yank(VersionArgs),
+    Yank(ReasonArgs),
     /// Kill switch: stop serving this version everywhere, for good.
-    Revoke(VersionArgs),
+    Revoke(ReasonArgs),
     /// An app's deployments.
     Status(StatusArgs),
     /// Which version serves a subject in a region right now.
@@ -36,9 +36,12 @@ pub enum ReleaseCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct VersionArgs {
+pub struct ReasonArgs {
     app: String,
     version: String,
+    /// Why (required): kept with the version for its publisher and auditors.
+    #[arg(long)]
+    reason: String,
     #[command(flatten)]
     remote: RemoteArgs,
 }
@@ -173,8 +176,13 @@ pub fn run(command: ReleaseCommand) -> Result<ExitCode, CliError> {
                 },
             )
         }
-        ReleaseCommand::Yank(a) => act(&a.app, &a.version, &a.remote, ReleaseAction::Yank),
-        ReleaseCommand::Revoke(a) => act(&a.app, &a.version, &a.remote, ReleaseAction::Revoke),
+        ReleaseCommand::Yank(a) => act(&a.app, &a.version, &a.remote, ReleaseAction::Yank { reason: a.reason }),
+        ReleaseCommand::Revoke(a) => act(
+            &a.app,
+            &a.version,
+            &a.remote,
+            ReleaseAction::Revoke { reason: a.reason },
+        ),
         ReleaseCommand::Status(a) => {
             let mut query = Vec::new();
             if let Some(region) = &a.region {

@@ -243,6 +243,7 @@ async fn publish_page(
                             (by) @if let Some(at) = v.decided_at { " · " (local_time(at)) }
                         }
                         @if let Some(reason) = &v.decision_reason { div { (l.t("理由：", "Reason: ")) (reason) } }
+                        @if let Some(reason) = &v.state_reason { div.state-reason { (l.t("下架或吊销理由：", "Why it was yanked or revoked: ")) (reason) } }
                     }
                     td {
                         @if matches!(v.state, VersionState::Submitted | VersionState::InReview) {

@@ -18,7 +18,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use tongban_registry::market::deploy::{Deployment, ReleaseAction, ReleasedVersion};
+use tongban_registry::market::deploy::{Deployment, MAX_STATE_REASON_CHARS, ReleaseAction, ReleasedVersion};
 use tongban_registry::release::{DeploymentAction, DeploymentState, Role, VersionState};
 
 use super::layout::{Lang, Problem, page};
@@ -193,10 +193,15 @@ fn region_section(l: Lang, user: &WebUser, region: &str, v: &ReleasedVersion, re
                 }
             }
             @if v.state == VersionState::Approved {
-                form method="post" action=(action_url) {
+                form method="post" action=(action_url) novalidate {
                     (hidden)
-                    button type="submit" name="action" value="yank" { (l.t("下架（各地停止新部署）", "Yank (no new deployments anywhere)")) }
+                    label for={ "yank-reason-" (key) } { (l.t("下架理由（必填）", "Reason for yanking (required)")) }
+                    textarea name="reason" id={ "yank-reason-" (key) } rows="2" maxlength=(MAX_STATE_REASON_CHARS) { (typed("reason")) }
+                    div { button type="submit" name="action" value="yank" { (l.t("下架（各地停止新部署）", "Yank (no new deployments anywhere)")) } }
                 }
+            }
+            @if let Some(reason) = &v.state_reason {
+                p.state-reason { (l.t("下架或吊销理由：", "Why it was yanked or revoked: ")) (reason) }
             }
         }
     }
@@ -290,7 +295,9 @@ fn release_action(f: &HashMap<String, String>, l: Lang) -> Result<ReleaseAction,
         }
         "halt" => Ok(ReleaseAction::Halt { region }),
         "rollback" => Ok(ReleaseAction::Rollback { region }),
-        "yank" => Ok(ReleaseAction::Yank),
+        "yank" => Ok(ReleaseAction::Yank {
+            reason: f.get("reason").cloned().unwrap_or_default(),
+        }),
         other => Err((
             "release",
             format!("{} `{other}`", l.t("不是上线管理操作：", "not a release action:")),
@@ -334,6 +341,7 @@ pub async fn release(
     let field = match action {
         ReleaseAction::Pilot { .. } => "group",
         ReleaseAction::Rollout { .. } => "percentage",
+        ReleaseAction::Yank { .. } => "yank-reason",
         _ => "release",
     };
     match s.market.release(&user.actor, &app, &version, action).await {
@@ -367,6 +375,9 @@ fn security_section(l: Lang, user: &WebUser, v: &ReleasedVersion, refused: Optio
                 @if v.state == VersionState::Revoked { " " strong.revoked { (l.t("已吊销", "Revoked")) } }
             }
             p { (v.app) " · " (l.t("版本状态：", "Version state: ")) (version_state_label(v.state, l)) }
+            @if let Some(reason) = &v.state_reason {
+                p.state-reason { (l.t("下架或吊销理由：", "Why it was yanked or revoked: ")) (reason) }
+            }
             (deployments_table(l, &v.deployments, None))
             @if let Some(r) = refused {
                 p.field-error { (r.message) }
@@ -375,7 +386,7 @@ fn security_section(l: Lang, user: &WebUser, v: &ReleasedVersion, refused: Optio
                 form method="post" action={ "/security/" (v.app) "/" (v.version) "/revoke" } novalidate {
                     input type="hidden" name="csrf" value=(user.csrf);
                     label for={ "reason-" (key) } { (l.t("吊销理由（必填）", "Reason for revoking (required)")) }
-                    textarea name="reason" id={ "reason-" (key) } rows="2" maxlength="2000" { (typed_reason) }
+                    textarea name="reason" id={ "reason-" (key) } rows="2" maxlength=(MAX_STATE_REASON_CHARS) { (typed_reason) }
                     div { button type="submit" name="action" value="revoke" { (l.t("立即吊销（各地停止服务）", "Revoke now (stops serving everywhere)")) } }
                 }
             }
@@ -415,9 +426,8 @@ pub async fn security(State(s): State<AppState>, lang: PageLang, user: WebUser) 
 }
 
 /// `POST /security/{app}/{version}/revoke`: the kill switch. The marketplace
-/// records the revocation in the audit chain; `ReleaseAction::Revoke` carries
-/// no reason and the chain has no field for free text, so the reason is
-/// required here (nobody revokes without one) but is not stored.
+/// keeps the reason with the version and records the revocation, reason and
+/// all, in the audit chain.
 pub async fn revoke(
     State(s): State<AppState>,
     lang: PageLang,
@@ -450,7 +460,14 @@ pub async fn revoke(
     }
     match s
         .market
-        .release(&user.actor, &app, &version, ReleaseAction::Revoke)
+        .release(
+            &user.actor,
+            &app,
+            &version,
+            ReleaseAction::Revoke {
+                reason: f.get("reason").cloned().unwrap_or_default(),
+            },
+        )
         .await
     {
         Ok(_) => {
