@@ -309,6 +309,17 @@ async fn the_whole_lifecycle_on_every_backend() {
         )
         .await
         .unwrap();
+        // A revocation after a yank keeps the yank's reason.
+        m.release(
+            &security(),
+            app,
+            "1.1.0",
+            ReleaseAction::Revoke {
+                reason: "同一缺陷 / the same defect".into(),
+            },
+        )
+        .await
+        .unwrap();
         let released = m.released_versions().await.unwrap();
         let reason_of = |version: &str| {
             released
@@ -318,26 +329,40 @@ async fn the_whole_lifecycle_on_every_backend() {
         };
         assert_eq!(
             reason_of("1.1.0").as_deref(),
-            Some("字号规则有误 / wrong trade-name rule")
+            Some("yank: 字号规则有误 / wrong trade-name rule\nrevoke: 同一缺陷 / the same defect"),
+            "{}",
+            f.backend
         );
         assert_eq!(
             reason_of("1.0.0").as_deref(),
-            Some("供应链投毒 / a poisoned dependency")
+            Some("revoke: 供应链投毒 / a poisoned dependency")
         );
-        // The chain's entry commits to the reason: changing the stored one
-        // makes the entry's after-digest disagree with the row.
-        let after: String =
-            sqlx::query("SELECT after_digest FROM audit_log WHERE action = 'release.revoke' ORDER BY seq DESC LIMIT 1")
-                .fetch_one(m.db().pool())
-                .await
-                .unwrap()
-                .get(0);
+        // The chain's digests cover the state with the reasons: the yank's
+        // after-digest is the revocation's before-digest, and the stored
+        // reasons are what the last entry committed to.
+        let digests = |action: &str| {
+            let action = action.to_owned();
+            let pool = m.db().pool().clone();
+            async move {
+                let row =
+                    sqlx::query("SELECT before_digest, after_digest FROM audit_log WHERE action = $1 AND subject = $2")
+                        .bind(action)
+                        .bind("cn.gov.hz.amr.sole-proprietor@1.1.0")
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                (row.get::<String, _>(0), row.get::<String, _>(1))
+            }
+        };
+        let (_, yank_after) = digests("release.yank").await;
+        let (revoke_before, revoke_after) = digests("release.revoke").await;
+        assert_eq!(yank_after, revoke_before);
         assert_eq!(
-            after,
-            tongban_registry::market::audit_log::state_digest(&(
+            revoke_after,
+            tongban_registry::market::deploy::state_digest_with_reasons(
                 tongban_registry::release::VersionState::Revoked,
-                "供应链投毒 / a poisoned dependency"
-            ))
+                reason_of("1.1.0").as_deref()
+            )
         );
         let table = ServingTable::load(m.db()).await.unwrap();
         assert!(

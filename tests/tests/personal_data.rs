@@ -116,6 +116,7 @@ impl World {
             region: REGION.into(),
             subject: Some(subject.into()),
             case: Some(case.into()),
+            event: None,
         }
     }
 
@@ -1101,6 +1102,34 @@ async fn notify_renders_the_template_into_the_recipients_inbox() {
             [(li_handle.as_str(), "sent"), (li_handle.as_str(), "not-found")],
             "{to_li:?}"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_redelivered_case_event_sends_each_message_once() {
+    for w in worlds("notify_once").await {
+        let case = w.open_case(ZHANG, APP).await;
+        let hello = json!([["name", "张三"], ["case", case]]);
+        let ops = json!([
+            {"op": "notify", "template": "hello", "params": hello, "case": case},
+            {"op": "notify", "template": "hello", "params": hello},
+        ]);
+        // The same event delivered twice (a crash between the hook's return
+        // and the delivered mark): the same two messages, sent once.
+        let mut env = w.env_for(ZHANG, &case).await;
+        env.event = Some(3);
+        let first = w.run(&env, ops.clone()).await;
+        let again = w.run(&env, ops.clone()).await;
+        let ids = |r: &[Value]| -> Vec<String> { r.iter().map(|v| ok(v).as_str().unwrap().to_owned()).collect() };
+        assert_eq!(ids(&first), ids(&again), "[{}]", w.backend);
+        assert_ne!(ids(&first)[0], ids(&first)[1], "two sends in one call are two messages");
+        assert_eq!(w.services().inbox(ZHANG).await.unwrap().len(), 2, "[{}]", w.backend);
+        // The next event's messages are new; so are a plain call's.
+        env.event = Some(4);
+        let next = w.run(&env, ops.clone()).await;
+        assert!(ids(&next).iter().all(|id| !ids(&first).contains(id)));
+        w.call(ZHANG, &case, ops).await;
+        assert_eq!(w.services().inbox(ZHANG).await.unwrap().len(), 6, "[{}]", w.backend);
     }
 }
 

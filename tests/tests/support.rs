@@ -30,6 +30,7 @@ pub fn env(region: &str) -> CallEnv {
         region: region.into(),
         subject: None,
         case: None,
+        event: None,
     }
 }
 

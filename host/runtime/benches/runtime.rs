@@ -6,7 +6,10 @@
 //! - `hook/trivial_validate`: a fresh isolated instance of a real Rust app plus
 //!   its trivial `validate`, through `Runtime::call` (WASI, capabilities, limits
 //!   and report included). Target: at most 4x the bare call;
-//! - `hook/sole_proprietor_validate`: the first app's real `validate`;
+//! - `hook/sole_proprietor_validate`: the first app's real `validate`, and
+//!   `hook/sole_proprietor_validate_fuel` the same with fuel metered, as
+//!   `tongban serve` runs it by default (what the fuel figure in `/metrics`
+//!   costs);
 //! - `load/compile` vs `load/cache`: compiling a component vs loading its
 //!   cached artifact. Target: the cache at least 10x faster.
 
@@ -39,6 +42,7 @@ fn env() -> CallEnv {
         region: "330106".into(),
         subject: None,
         case: None,
+        event: None,
     }
 }
 
@@ -95,6 +99,22 @@ fn benches(c: &mut Criterion) {
                 .call(&sole, &env, Hook::Validate { form: GOOD_FORM.into() })
                 .await;
             assert!(outcome.result.is_ok());
+        })
+    });
+
+    // The same call on an engine that meters fuel, as `tongban serve` runs.
+    let fuel_dir = tempfile::tempdir().unwrap();
+    let fuel_db = tokio.block_on(Database::open_data_dir(fuel_dir.path())).unwrap();
+    let mut fuel_settings = RuntimeSettings::in_data_dir(fuel_dir.path());
+    fuel_settings.engine.fuel = true;
+    let fuel_runtime = Runtime::new(fuel_settings, fuel_db).unwrap();
+    let fuel_sole = fuel_runtime.load(&tongban_tests::plugin("sole-proprietor")).unwrap();
+    c.bench_function("hook/sole_proprietor_validate_fuel", |b| {
+        b.to_async(&tokio).iter(|| async {
+            let outcome = fuel_runtime
+                .call(&fuel_sole, &env, Hook::Validate { form: GOOD_FORM.into() })
+                .await;
+            assert!(outcome.result.is_ok() && outcome.report.fuel_used.is_some_and(|f| f > 0));
         })
     });
 

@@ -86,6 +86,11 @@ pub struct CallEnv {
     /// The case the call is about, if any (recorded with provenance).
     #[serde(default)]
     pub case: Option<String>,
+    /// For an `on-event` delivery: the sequence number of the case event
+    /// delivered. Delivery is at least once, so effects keyed by it (a
+    /// notification) happen once however often the event is delivered.
+    #[serde(default)]
+    pub event: Option<i64>,
 }
 
 /// A problem with one form field, as the app reported it.

@@ -107,7 +107,7 @@ async fn deliver_to(
 ) -> Result<(), String> {
     let channel: Channel = serde_json::from_value(serde_json::Value::String(event.channel.clone()))
         .map_err(|_| format!("unknown channel {}", event.channel))?;
-    let env = state
+    let mut env = state
         .call_env(
             loaded,
             CallFor {
@@ -121,6 +121,7 @@ async fn deliver_to(
         )
         .await
         .map_err(|e| e.message)?;
+    env.event = Some(event.seq);
     let outcome = state
         .call_app(
             loaded,

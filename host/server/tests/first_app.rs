@@ -536,6 +536,39 @@ fn first_app_path(store: &Store, work: &Path) {
         "{mine}"
     );
 
+    // 补正 over the API: the clerk asks for a correction; only the applicant
+    // resubmits (the clerk is refused before any check runs, even with a
+    // bad form), with a form, which the app checks like an application.
+    let to_correct = http.post_ok(
+        &p.citizen,
+        "/api/v1/applications",
+        &application("湖边小厨", "correct-1"),
+    );
+    let to_correct = to_correct["case"]["id"].as_str().unwrap().to_owned();
+    let steps = format!("/api/v1/cases/{to_correct}/steps");
+    let asked = http.post_ok(
+        &p.clerk,
+        &steps,
+        &json!({"action": "request-correction", "reason": "请补充经营场所门牌号"}),
+    );
+    assert_eq!(asked["stage"], "correction-requested");
+    let mut corrected = application("中华小吃", "unused")["form"].clone();
+    let (status, not_theirs) = http.post(&p.clerk, &steps, &json!({"action": "resubmit", "form": corrected}));
+    assert_eq!(status, 403, "the clerk did not apply for this citizen: {not_theirs}");
+    let (status, no_form) = http.post(&p.citizen, &steps, &json!({"action": "resubmit"}));
+    assert_eq!(status, 400, "{no_form}");
+    assert!(no_form.to_string().contains("carries the corrected form"), "{no_form}");
+    let (status, fields) = http.post(&p.citizen, &steps, &json!({"action": "resubmit", "form": corrected}));
+    assert_eq!(status, 422, "{fields}");
+    assert_eq!(fields["error"]["fields"][0]["field"], "business/trade-name", "{fields}");
+    corrected["business"]["trade-name"] = json!("湖边小吃");
+    let resubmitted = http.post_ok(&p.citizen, &steps, &json!({"action": "resubmit", "form": corrected}));
+    assert_eq!(resubmitted["stage"], "submitted");
+    assert!(
+        resubmitted["form"].as_str().unwrap().contains("湖边小吃"),
+        "the case keeps the corrected form: {resubmitted}"
+    );
+
     // /metrics has the app's figures per version and hook.
     let (status, metrics) = http.get(None, "/metrics");
     assert_eq!(status, 200);

@@ -303,7 +303,7 @@ fn a_clerk_applies_at_the_counter_and_the_citizen_rates_the_delivered_case() {
     assert_contains(&clerk.get(&format!("/work/cases/{case}")), &["已提交"]);
     let twice = correction(&mut citizen, "西湖小吃");
     assert_eq!(twice.status, 409, "{}", twice.body);
-    assert_contains(&twice, &["error-summary", "only a case whose correction was requested"]);
+    assert_contains(&twice, &["error-summary", "`resubmit` is not possible from there"]);
 
     // The case goes through: accepted, handed off (受办分离), approved, delivered.
     step(&mut clerk, &case, &[("action", "accept"), ("reason", "")]);

@@ -356,6 +356,24 @@ impl Services {
         params: &[(String, String)],
         case: Option<&str>,
     ) -> ServiceResult<String> {
+        self.send_notification_once(None, app, subject, template, template_text, params, case)
+            .await
+    }
+
+    /// [`Services::send_notification`], sent at most once per `once` key:
+    /// a second send with the same key answers the first message's id and
+    /// sends nothing. Without a key every send is a new message.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn send_notification_once(
+        &self,
+        once: Option<&str>,
+        app: &str,
+        subject: &str,
+        template: &str,
+        template_text: &str,
+        params: &[(String, String)],
+        case: Option<&str>,
+    ) -> ServiceResult<String> {
         check_name("app", app)?;
         check_name("template name", template)?;
         if let Some(case) = case {
@@ -375,10 +393,11 @@ impl Services {
             "none"
         };
         let id = crate::fresh_id("msg");
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO notifications (id, subject_id, app_id, template, body, case_id, created_at, read_at,
-                                        email_state, email_error)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, NULL)",
+                                        email_state, email_error, once_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, NULL, $9)
+             ON CONFLICT (once_key) DO NOTHING",
         )
         .bind(&id)
         .bind(subject)
@@ -388,9 +407,19 @@ impl Services {
         .bind(case)
         .bind(now_ms())
         .bind(email_state)
+        .bind(once)
         .execute(self.db().pool())
         .await?;
-        Ok(id)
+        match once {
+            Some(key) if inserted.rows_affected() == 0 => {
+                Ok(sqlx::query("SELECT id FROM notifications WHERE once_key = $1")
+                    .bind(key)
+                    .fetch_one(self.db().pool())
+                    .await?
+                    .try_get(0)?)
+            }
+            _ => Ok(id),
+        }
     }
 
     /// A subject's inbox, newest first (messages of the same millisecond in

@@ -234,6 +234,45 @@ async fn count_messages(services: &Services) -> i64 {
 // The inbox
 
 #[tokio::test]
+async fn a_keyed_message_is_sent_once_however_often_it_is_sent() {
+    for backend in backends("notify_once").await {
+        let services = Services::new(backend.db.clone());
+        services
+            .upsert_subject(&person("p-1", Some("zhangsan@example.cn")))
+            .await
+            .unwrap();
+        let send = |once: Option<&'static str>| {
+            let services = services.clone();
+            async move {
+                services
+                    .send_notification_once(
+                        once,
+                        "app.hz",
+                        "p-1",
+                        "case-accepted",
+                        TEMPLATE_TEXT,
+                        &accepted_params("C-1"),
+                        Some("C-1"),
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+        // The same key (a redelivered case event) answers the first message.
+        let first = send(Some("C-1#3#1#case-accepted")).await;
+        let again = send(Some("C-1#3#1#case-accepted")).await;
+        assert_eq!(first, again, "{}", backend.name);
+        assert_eq!(services.inbox("p-1").await.unwrap().len(), 1, "{}", backend.name);
+        // Another key, or none, is another message.
+        let other = send(Some("C-1#4#1#case-accepted")).await;
+        let plain = send(None).await;
+        let plain_again = send(None).await;
+        assert!(other != first && plain != plain_again);
+        assert_eq!(services.inbox("p-1").await.unwrap().len(), 4, "{}", backend.name);
+    }
+}
+
+#[tokio::test]
 async fn inbox_lists_sent_messages_newest_first() {
     for backend in backends("notify_inbox").await {
         let services = Services::new(backend.db.clone());

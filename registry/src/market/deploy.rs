@@ -85,6 +85,16 @@ fn deployment_action(action: &ReleaseAction) -> DeploymentAction {
     }
 }
 
+/// The audit digest of a version's state and its yank and revocation
+/// reasons (`state_reason`); without reasons, the digest of the state alone,
+/// as every other version action records it.
+pub fn state_digest_with_reasons(state: VersionState, reasons: Option<&str>) -> String {
+    match reasons {
+        Some(reasons) => state_digest(&(state, reasons)),
+        None => state_digest(&state),
+    }
+}
+
 /// A yank's or revocation's reason, trimmed: required, and bounded.
 fn check_state_reason(action: &ReleaseAction, reason: &str) -> Result<String, MarketError> {
     let reason = reason.trim();
@@ -190,6 +200,13 @@ impl Marketplace {
                 )));
             }
         }
+        // Checked before the transaction, which holds the audit chain's lock.
+        let state_reason = match &action {
+            ReleaseAction::Yank { reason } | ReleaseAction::Revoke { reason } => {
+                Some(check_state_reason(&action, reason)?)
+            }
+            _ => None,
+        };
         let mut tx = begin(&self.db).await?;
         let (version_state, owner) = version_state_and_org(&mut tx, app, version).await?;
         if actor.role == Role::Publisher && actor.org.as_deref() != Some(owner.as_str()) {
@@ -197,30 +214,44 @@ impl Marketplace {
         }
         let subject = format!("{app}@{version}");
         let summary = match &action {
-            ReleaseAction::Yank { reason } | ReleaseAction::Revoke { reason } => {
-                let (verb, name) = if matches!(action, ReleaseAction::Yank { .. }) {
-                    (VersionAction::Yank, "release.yank")
+            ReleaseAction::Yank { .. } | ReleaseAction::Revoke { .. } => {
+                let (verb, name, said) = if matches!(action, ReleaseAction::Yank { .. }) {
+                    (VersionAction::Yank, "release.yank", "yank")
                 } else {
-                    (VersionAction::Revoke, "release.revoke")
+                    (VersionAction::Revoke, "release.revoke", "revoke")
                 };
-                let reason = check_state_reason(&action, reason)?;
+                let reason = state_reason.expect("yank and revoke carry a checked reason");
                 let next = version_state.apply(verb, actor.role)?;
+                // A revocation after a yank keeps the yank's reason: the
+                // version's reasons are one line per action, oldest first.
+                let earlier: Option<String> =
+                    sqlx::query("SELECT state_reason FROM versions WHERE app_id = $1 AND version = $2")
+                        .bind(app)
+                        .bind(version)
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get(0)?;
+                let line = format!("{said}: {reason}");
+                let reasons = match &earlier {
+                    Some(earlier) => format!("{earlier}\n{line}"),
+                    None => line,
+                };
                 set_version_state(&mut tx, app, version, next).await?;
                 sqlx::query("UPDATE versions SET state_reason = $1 WHERE app_id = $2 AND version = $3")
-                    .bind(&reason)
+                    .bind(&reasons)
                     .bind(app)
                     .bind(version)
                     .execute(&mut *tx)
                     .await?;
-                // The chain commits to the reason with the new state, so a
-                // reason changed afterwards no longer matches its entry.
+                // The chain's digests cover the state with the reasons, so
+                // one action's after-digest is the next one's before-digest.
                 append(
                     &mut tx,
                     actor,
                     name,
                     &subject,
-                    &state_digest(&version_state),
-                    &state_digest(&(next, &reason)),
+                    &state_digest_with_reasons(version_state, earlier.as_deref()),
+                    &state_digest_with_reasons(next, Some(&reasons)),
                 )
                 .await?;
                 format!("{subject} is {next}: {reason}")
@@ -386,7 +417,8 @@ pub struct ReleasedVersion {
     pub name_en: String,
     pub version: String,
     pub state: VersionState,
-    /// Why the version was yanked or revoked, once it was.
+    /// Why the version was yanked or revoked, once it was: one line per
+    /// action (`yank: ...`, `revoke: ...`), oldest first.
     pub state_reason: Option<String>,
     pub deployments: Vec<Deployment>,
 }

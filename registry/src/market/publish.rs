@@ -282,7 +282,8 @@ pub struct OrgVersion {
     pub decided_at: Option<i64>,
     /// The reviewer's reason for requesting changes or rejecting.
     pub decision_reason: Option<String>,
-    /// Why the version was yanked or revoked, once it was.
+    /// Why the version was yanked or revoked, once it was: one line per
+    /// action (`yank: ...`, `revoke: ...`), oldest first.
     pub state_reason: Option<String>,
 }
 

@@ -60,6 +60,8 @@ pub struct CallScope {
     pub subject: Option<String>,
     pub handle: String,
     pub case: Option<String>,
+    /// The case event an `on-event` call delivers (its sequence number).
+    pub event: Option<i64>,
     pub item: String,
     /// The app's notification templates, name to text.
     pub templates: Arc<BTreeMap<String, String>>,
@@ -75,6 +77,7 @@ impl CallScope {
             subject: env.subject.clone(),
             handle: env.session.subject.clone(),
             case: env.case.clone(),
+            event: env.event,
             item: env.item.clone(),
             templates: app.templates.clone(),
         }

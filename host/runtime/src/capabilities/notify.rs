@@ -20,6 +20,9 @@ use crate::limits::HostCallBudget;
 pub struct NotifyCtx {
     templates: Option<BTreeSet<String>>,
     scope: CallScope,
+    /// Messages sent so far in this call: the ordinal keys a message sent
+    /// while delivering a case event, so a redelivery sends it once.
+    sent: u32,
 }
 
 impl NotifyCtx {
@@ -31,11 +34,12 @@ impl NotifyCtx {
                 .as_ref()
                 .map(|n| n.templates.keys().cloned().collect()),
             scope,
+            sent: 0,
         }
     }
 
     async fn send(
-        &self,
+        &mut self,
         to: &str,
         template: &str,
         params: &[(String, String)],
@@ -57,8 +61,16 @@ impl NotifyCtx {
             .templates
             .get(template)
             .ok_or_else(|| types::Error::NotFound(format!("template `{template}` is not in the package")))?;
+        // While a case event is delivered (at least once), the n-th message
+        // of the call is keyed by the event, so a redelivery after a crash
+        // finds the message already sent instead of sending it again.
+        self.sent += 1;
+        let once = match (&self.scope.case, self.scope.event) {
+            (Some(event_case), Some(seq)) => Some(format!("{event_case}#{seq}#{}#{template}", self.sent)),
+            _ => None,
+        };
         let id = services
-            .send_notification(&self.scope.app, &subject, template, text, params, case)
+            .send_notification_once(once.as_deref(), &self.scope.app, &subject, template, text, params, case)
             .await
             .map_err(service_error)?;
         Ok((id, subject))

@@ -321,26 +321,24 @@ async fn check_form(
 }
 
 /// Resubmit a case after a correction was requested (补正), the one path for
-/// the API and the citizen's page: the corrected form is checked like an
-/// application (schema, then the `validate` of the version that serves the
-/// applicant now), and only then does the case go back to intake with it.
-/// Who may resubmit is the case state machine's rule (the applicant).
+/// the API and the citizen's page. The applicant (or the clerk who applied
+/// for them) is checked first, by the case state machine's rule; then the
+/// corrected form, read by `read_form` with the item's JSON Schema of the
+/// version that serves the applicant now, is checked like an application
+/// (schema, then the app's `validate`), and only then does the case go back
+/// to intake with it.
 pub async fn resubmit_correction(
     s: &AppState,
     actor: &CaseActor,
     id: &str,
-    form: &serde_json::Value,
+    read_form: impl FnOnce(Option<&serde_json::Value>) -> Option<serde_json::Value>,
     reason: String,
 ) -> Result<Case, Refusal> {
     let case = s.services.case_for(actor, id).await?;
-    if case.stage.as_str() != "correction-requested" {
-        return Err(ApiError::from(tongban_services::ServiceError::conflict(format!(
-            "case {id} is {}; only a case whose correction was requested can be resubmitted",
-            case.stage.as_str()
-        )))
-        .into());
-    }
+    tongban_services::cases::may_take(actor, &case, Action::Resubmit)?;
     let (_, loaded) = s.serving_app(&case.region, &case.app, &case.subject).await?;
+    let form = read_form(loaded.forms.get(&case.item))
+        .ok_or_else(|| ApiError::bad_request("a resubmission carries the corrected form"))?;
     let channel = if actor.role == Role::WindowClerk {
         Channel::Window
     } else {
@@ -354,7 +352,7 @@ pub async fn resubmit_correction(
         on_behalf_of: (channel == Channel::Window).then(|| actor.user.clone()),
         case: Some(case.id.clone()),
     };
-    let form = check_form(s, &loaded, form, &call).await?;
+    let form = check_form(s, &loaded, &form, &call).await?;
     let step = Step {
         action: Action::Resubmit,
         reason,
@@ -495,10 +493,7 @@ pub async fn step(
         return Err(ApiError::forbidden("only an app's rule decides an instant item"));
     }
     if action == Action::Resubmit {
-        let form = body
-            .form
-            .ok_or_else(|| ApiError::bad_request("a resubmission carries the corrected form"))?;
-        return match resubmit_correction(&s, &caller.0, &id, &form, body.reason).await {
+        return match resubmit_correction(&s, &caller.0, &id, |_| body.form, body.reason).await {
             Ok(case) => Ok(Json(case).into_response()),
             Err(Refusal::Fields(fields)) => Ok(form_rejected(fields)),
             Err(Refusal::Api(e)) => Err(e),

@@ -107,9 +107,14 @@ pub async fn decide(
     // An unknown payment is named first: its page would say so too.
     let payment = s.services.payment(&id).await?;
     if !form_token_matches(&headers, &form) {
-        return Err(ApiError::forbidden(
-            "表单已失效或并非来自本站，请重新打开支付页面 / the pay form has expired or did not come from this page; open the pay page again",
-        ));
+        // The page again, with a fresh form to confirm from.
+        let mut page = pay_page(
+            &payment,
+            "<p role=\"alert\">表单已失效或并非来自本页，请重新确认。/ The form expired or did not come from this page; confirm again.</p>",
+            &headers,
+        );
+        *page.status_mut() = StatusCode::FORBIDDEN;
+        return Ok(page);
     }
     let decision = match form.get("decision").map(String::as_str).unwrap_or_default() {
         "pay" => PayDecision::Pay,

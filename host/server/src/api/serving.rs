@@ -78,6 +78,7 @@ pub async fn validate(
         region: region.clone(),
         subject: None,
         case: None,
+        event: None,
     };
     let outcome = s
         .call_app(

@@ -142,6 +142,7 @@ impl AppState {
             region: call.region,
             subject: Some(call.subject),
             case: call.case,
+            event: None,
         })
     }
 

@@ -148,6 +148,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         region: args.region.clone(),
         subject: None,
         case: None,
+        event: None,
     };
 
     let tokio = super::tokio_runtime()?;

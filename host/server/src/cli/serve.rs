@@ -61,8 +61,10 @@ pub struct ServeArgs {
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The default upload limit, in MiB.
 pub const DEFAULT_MAX_UPLOAD_MIB: usize = 32;
-/// Whether the server meters fuel unless told otherwise: the per-app fuel
-/// figure is worth its cost (see `BENCHMARKS.md`).
+/// Whether the server meters fuel unless told otherwise. The per-app fuel
+/// figure in `/metrics` costs less than the run-to-run spread on a short hook
+/// (`BENCHMARKS.md`, "Fuel metering"); with fuel on, a manifest's
+/// `limits.fuel` is enforced as well as its `timeout-ms`.
 pub const DEFAULT_METER_FUEL: bool = true;
 /// The default sender of notification email.
 pub const DEFAULT_SMTP_FROM: &str = "通办 Tongban <noreply@tongban.localhost>";
@@ -129,8 +131,10 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
                 "演示账号 / demo accounts: sign in at http://{address}/login with the password `{}`; the API tokens are for the CLI (TONGBAN_TOKEN=...):",
                 crate::demo::DEMO_PASSWORD
             );
+            // The name goes last: Chinese characters are two columns wide,
+            // so padding it would misalign everything after it.
             for (id, name, role, token) in &logins.tokens {
-                println!("  {id:<13} {role:<17} {name:<14} {token}");
+                println!("  {id:<13} {role:<17} {token}  {name}");
             }
             println!(
                 "示例应用 / example app: cn.gov.hz.amr.sole-proprietor in region {}",

@@ -689,7 +689,7 @@ async fn correction_form(
     returned: &Returned,
     l: Lang,
 ) -> ServiceResult<Markup> {
-    if case.stage.as_str() != "correction-requested" {
+    if case.stage != tongban_services::cases::Stage::CorrectionRequested {
         return Ok(html! {});
     }
     let timeline = s.services.case_timeline(&case.id).await?;
@@ -745,17 +745,9 @@ pub async fn correct(
     if let Err(r) = citizen(&user) {
         return r;
     }
-    let case = match s.services.case_for(&user.case_actor(), &id).await {
-        Ok(c) => c,
-        Err(e) => return refuse(e),
-    };
-    let schema = match s.serving_app(&case.region, &case.app, &case.subject).await {
-        Ok((_, loaded)) => loaded.forms.get(&case.item).cloned(),
-        Err(e) => return refuse(e),
-    };
     let empty = serde_json::json!({});
-    let typed = form::read(schema.as_ref().unwrap_or(&empty), &f);
-    let refused = match resubmit_correction(&s, &user.case_actor(), &id, &typed, String::new()).await {
+    let read = |schema: Option<&serde_json::Value>| Some(form::read(schema.unwrap_or(&empty), &f));
+    let refused = match resubmit_correction(&s, &user.case_actor(), &id, read, String::new()).await {
         Ok(_) => return Redirect::to(&format!("/my/cases/{id}")).into_response(),
         Err(refusal) => refusal,
     };

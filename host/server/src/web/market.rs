@@ -243,7 +243,12 @@ async fn publish_page(
                             (by) @if let Some(at) = v.decided_at { " · " (local_time(at)) }
                         }
                         @if let Some(reason) = &v.decision_reason { div { (l.t("理由：", "Reason: ")) (reason) } }
-                        @if let Some(reason) = &v.state_reason { div.state-reason { (l.t("下架或吊销理由：", "Why it was yanked or revoked: ")) (reason) } }
+                        @if let Some(reasons) = &v.state_reason {
+                            div.state-reason {
+                                (l.t("下架或吊销理由：", "Why it was yanked or revoked: "))
+                                @for line in reasons.lines() { div { (line) } }
+                            }
+                        }
                     }
                     td {
                         @if matches!(v.state, VersionState::Submitted | VersionState::InReview) {
@@ -587,7 +592,7 @@ pub async fn decide(
     let is_form = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     if !is_form {
         return ApiError {
             status: StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -200,8 +200,11 @@ fn region_section(l: Lang, user: &WebUser, region: &str, v: &ReleasedVersion, re
                     div { button type="submit" name="action" value="yank" { (l.t("下架（各地停止新部署）", "Yank (no new deployments anywhere)")) } }
                 }
             }
-            @if let Some(reason) = &v.state_reason {
-                p.state-reason { (l.t("下架或吊销理由：", "Why it was yanked or revoked: ")) (reason) }
+            @if let Some(reasons) = &v.state_reason {
+                div.state-reason {
+                    (l.t("下架或吊销理由：", "Why it was yanked or revoked: "))
+                    @for line in reasons.lines() { div { (line) } }
+                }
             }
         }
     }
@@ -375,8 +378,11 @@ fn security_section(l: Lang, user: &WebUser, v: &ReleasedVersion, refused: Optio
                 @if v.state == VersionState::Revoked { " " strong.revoked { (l.t("已吊销", "Revoked")) } }
             }
             p { (v.app) " · " (l.t("版本状态：", "Version state: ")) (version_state_label(v.state, l)) }
-            @if let Some(reason) = &v.state_reason {
-                p.state-reason { (l.t("下架或吊销理由：", "Why it was yanked or revoked: ")) (reason) }
+            @if let Some(reasons) = &v.state_reason {
+                div.state-reason {
+                    (l.t("下架或吊销理由：", "Why it was yanked or revoked: "))
+                    @for line in reasons.lines() { div { (line) } }
+                }
             }
             (deployments_table(l, &v.deployments, None))
             @if let Some(r) = refused {

@@ -130,12 +130,10 @@ pub async fn resolve(
         Err(ServiceError::Invalid(message)) => {
             let problem = Problem {
                 field_id: format!("note-{id}"),
-                message: match lang.lang {
-                    super::layout::Lang::Zh if message.starts_with("note is required") => {
-                        format!("请填写整改情况 / {message}")
-                    }
-                    super::layout::Lang::Zh => format!("整改情况过长 / {message}"),
-                    super::layout::Lang::En => message,
+                message: if message.starts_with("note is required") {
+                    lang.lang.summarised("请填写整改情况", &message)
+                } else {
+                    lang.lang.summarised("整改情况过长", &message)
                 },
             };
             work_page(&s, &lang, &user, Some(problem), StatusCode::UNPROCESSABLE_ENTITY).await
@@ -232,10 +230,10 @@ async fn case_page(
 }
 
 /// The longest reason the step form lets a browser type: the case service
-/// bounds reasons in bytes, and a Chinese character takes three in UTF-8, so
-/// any reason of this many characters fits. A longer post is still refused
-/// by the service and comes back with the problem named.
-const MAX_REASON_CHARS: usize = tongban_services::cases::MAX_REASON_BYTES / 3;
+/// bounds reasons in bytes, and no character takes more than four in UTF-8,
+/// so any reason of this many characters fits. A longer post is still
+/// refused by the service and comes back with the problem named.
+const MAX_REASON_CHARS: usize = tongban_services::cases::MAX_REASON_BYTES / 4;
 
 /// The field a refused step's problem belongs to, and the problem in the
 /// page's language: in Chinese a summary, then the service's own words.

@@ -271,6 +271,31 @@ fn acts_as(actor: &CaseActor, party: Party, case: &Case) -> bool {
     }
 }
 
+/// Whether `actor` may take `action` on `case` as it stands: the step must
+/// exist from the case's stage (else a conflict) and the actor must be the
+/// party it is for (else forbidden). Answers the stage the step leads to.
+/// `step_case` asks this again inside its compare-and-set, so a caller may
+/// ask first to refuse early, before doing work the step would need.
+pub fn may_take(actor: &CaseActor, case: &Case, action: Action) -> ServiceResult<Stage> {
+    let Some((to, party)) = stage::step(case.stage, action) else {
+        return Err(ServiceError::conflict(format!(
+            "case {} is {}; `{}` is not possible from there",
+            case.id,
+            case.stage.as_str(),
+            action.as_str()
+        )));
+    };
+    if !acts_as(actor, party, case) {
+        return Err(ServiceError::forbidden(format!(
+            "`{}` on case {} is for {}",
+            action.as_str(),
+            case.id,
+            party_text(party)
+        )));
+    }
+    Ok(to)
+}
+
 fn party_text(party: Party) -> &'static str {
     match party {
         Party::Applicant => "the applicant (or the clerk who applied for them)",
@@ -504,20 +529,7 @@ impl Services {
     pub async fn step_case(&self, actor: &CaseActor, id: &str, step: Step) -> ServiceResult<Case> {
         let case = self.case_for_step(actor, id).await?;
         check_reason(step.action, &step.reason)?;
-        let Some((to, party)) = stage::step(case.stage, step.action) else {
-            return Err(ServiceError::conflict(format!(
-                "case {id} is {}; `{}` is not possible from there",
-                case.stage.as_str(),
-                step.action.as_str()
-            )));
-        };
-        if !acts_as(actor, party, &case) {
-            return Err(ServiceError::forbidden(format!(
-                "`{}` on case {id} is for {}",
-                step.action.as_str(),
-                party_text(party)
-            )));
-        }
+        let to = may_take(actor, &case, step.action)?;
         if matches!(step.action, Action::RuleApprove | Action::RuleDeny) && case.item_mode != "instant" {
             return Err(ServiceError::conflict(format!(
                 "item {} is a commitment item (承诺件); only an instant item (即办件) is decided by the app's rule",
