@@ -166,8 +166,9 @@ impl Cli<'_> {
     }
 
     /// Wait until `subject` is served `expected`. Each poll here starts a CLI
-    /// process, so the bound is generous (three seconds); the one-second
-    /// target itself is measured by `benches/marketplace.rs`.
+    /// process, and a newly served version is compiled before the swap on a
+    /// machine that may be busy, so the bound is generous (ten seconds); the
+    /// one-second target itself is measured by `benches/marketplace.rs`.
     pub fn served_soon(&self, token: &str, subject: &str, expected: Option<&str>) {
         let start = Instant::now();
         loop {
@@ -176,8 +177,8 @@ impl Cli<'_> {
                 return;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(3),
-                "[{}] {subject} is still served {now:?} after three seconds, expected {expected:?}",
+                start.elapsed() < Duration::from_secs(10),
+                "[{}] {subject} is still served {now:?} after ten seconds, expected {expected:?}",
                 self.store.backend
             );
             std::thread::sleep(Duration::from_millis(25));
