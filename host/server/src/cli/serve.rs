@@ -134,6 +134,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
             // The name goes last: Chinese characters are two columns wide,
             // so padding it would misalign everything after it.
             for (id, name, role, token) in &logins.tokens {
+                // `Role`'s Display ignores width, so it is padded as text.
+                let role = role.to_string();
                 println!("  {id:<13} {role:<17} {token}  {name}");
             }
             println!(
