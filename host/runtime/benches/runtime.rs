@@ -51,22 +51,29 @@ const GOOD_FORM: &str = r#"{
   "business": { "trade-name": "西湖小厨", "industry": "餐饮", "scope": ["餐饮服务"], "address": "浙江省杭州市西湖区文三路90号" }
 }"#;
 
-fn benches(c: &mut Criterion) {
-    let tokio = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = tokio.block_on(Database::open_data_dir(dir.path())).unwrap();
-    let mut settings = RuntimeSettings::in_data_dir(dir.path());
-    // Tuning experiments: TONGBAN_BENCH_KEEP_RESIDENT=BYTES overrides the default.
+/// A runtime keeping its data under `dir`, metering fuel or not. For tuning
+/// experiments, TONGBAN_BENCH_KEEP_RESIDENT=BYTES overrides the default
+/// keep-resident size.
+fn runtime_in(tokio: &tokio::runtime::Runtime, dir: &std::path::Path, fuel: bool) -> Runtime {
+    let db = tokio.block_on(Database::open_data_dir(dir)).unwrap();
+    let mut settings = RuntimeSettings::in_data_dir(dir);
+    settings.engine.fuel = fuel;
     if let Some(bytes) = std::env::var("TONGBAN_BENCH_KEEP_RESIDENT")
         .ok()
         .and_then(|v| v.parse().ok())
     {
         settings.engine.memory_keep_resident = bytes;
     }
-    let runtime = Runtime::new(settings, db).unwrap();
+    Runtime::new(settings, db).unwrap()
+}
+
+fn benches(c: &mut Criterion) {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime_in(&tokio, dir.path(), false);
 
     // The floor: a bare wasmtime call of an empty component on the same engine.
     let engine = runtime.engine().clone();
@@ -104,10 +111,7 @@ fn benches(c: &mut Criterion) {
 
     // The same call on an engine that meters fuel, as `tongban serve` runs.
     let fuel_dir = tempfile::tempdir().unwrap();
-    let fuel_db = tokio.block_on(Database::open_data_dir(fuel_dir.path())).unwrap();
-    let mut fuel_settings = RuntimeSettings::in_data_dir(fuel_dir.path());
-    fuel_settings.engine.fuel = true;
-    let fuel_runtime = Runtime::new(fuel_settings, fuel_db).unwrap();
+    let fuel_runtime = runtime_in(&tokio, fuel_dir.path(), true);
     let fuel_sole = fuel_runtime.load(&tongban_tests::plugin("sole-proprietor")).unwrap();
     c.bench_function("hook/sole_proprietor_validate_fuel", |b| {
         b.to_async(&tokio).iter(|| async {
