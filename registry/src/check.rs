@@ -28,6 +28,11 @@ pub enum CheckName {
     Items,
     Forms,
     Capabilities,
+    /// What the component costs to compile and load: functions, body sizes,
+    /// locals, memories and tables, against the platform's bounds.
+    Cost,
+    /// The component compiled on the platform (at publish only).
+    Compile,
 }
 
 impl fmt::Display for CheckName {
@@ -44,6 +49,8 @@ impl fmt::Display for CheckName {
             CheckName::Items => "items",
             CheckName::Forms => "forms",
             CheckName::Capabilities => "capabilities",
+            CheckName::Cost => "cost",
+            CheckName::Compile => "compile",
         };
         f.write_str(name)
     }
@@ -133,6 +140,7 @@ pub fn check_package(package: &Package) -> CheckReport {
             check_imports(manifest, component, &mut report);
             check_world(manifest, component, &mut report);
         }
+        check_cost(manifest, package, &mut report);
     }
     report
 }
@@ -245,6 +253,30 @@ fn check_limits(manifest: &Manifest, report: &mut CheckReport) {
             CheckName::Limits,
             format!("limits.fuel = {f} is outside 1..={}", platform::MAX_FUEL),
         );
+    }
+    if let Some(notify) = &manifest.capabilities.notify {
+        for (key, asked, max) in [
+            ("max-per-call", notify.max_per_call, platform::MAX_NOTIFY_PER_CALL),
+            (
+                "max-per-subject-per-day",
+                notify.max_per_subject_per_day,
+                platform::MAX_NOTIFY_PER_SUBJECT_PER_DAY,
+            ),
+            (
+                "max-per-app-per-day",
+                notify.max_per_app_per_day,
+                platform::MAX_NOTIFY_PER_APP_PER_DAY,
+            ),
+        ] {
+            if let Some(n) = asked
+                && !(1..=max).contains(&n)
+            {
+                report.problem(
+                    CheckName::Limits,
+                    format!("capabilities.notify.{key} = {n} is outside 1..={max}"),
+                );
+            }
+        }
     }
     if let Some(storage) = &manifest.capabilities.storage
         && !(1..=platform::MAX_STORAGE_QUOTA_KIB).contains(&storage.quota_kib)
@@ -375,6 +407,16 @@ fn check_capabilities(manifest: &Manifest, package: &Package, report: &mut Check
                 Some(_) => {}
             }
         }
+    }
+}
+
+/// What compiling and instantiating the component would cost, against the
+/// platform's bounds, before anything is compiled.
+fn check_cost(manifest: &Manifest, package: &Package, report: &mut CheckReport) {
+    report.ran(CheckName::Cost);
+    let (_, problems) = crate::cost::component_cost(&package.component, manifest.limits.memory_mib());
+    for message in problems {
+        report.problem(CheckName::Cost, message);
     }
 }
 

@@ -110,7 +110,8 @@ fn scope_set(m: &Manifest) -> BTreeSet<String> {
 }
 
 fn limit_pairs(old: Option<&Manifest>, new: &Manifest) -> Vec<(&'static str, u64, u64)> {
-    let values = |m: &Manifest| -> [(&'static str, u64); 5] {
+    let values = |m: &Manifest| -> [(&'static str, u64); 8] {
+        let notify = m.capabilities.notify.as_ref().map(|n| n.quota());
         [
             ("limits.memory-mib", m.limits.memory_mib() as u64),
             ("limits.timeout-ms", m.limits.timeout_ms() as u64),
@@ -122,6 +123,15 @@ fn limit_pairs(old: Option<&Manifest>, new: &Manifest) -> Vec<(&'static str, u64
             (
                 "payments.max-amount-fen",
                 m.capabilities.payments.as_ref().map(|p| p.max_amount_fen).unwrap_or(0),
+            ),
+            ("notify.max-per-call", notify.map(|q| q.per_call as u64).unwrap_or(0)),
+            (
+                "notify.max-per-subject-per-day",
+                notify.map(|q| q.per_subject_per_day as u64).unwrap_or(0),
+            ),
+            (
+                "notify.max-per-app-per-day",
+                notify.map(|q| q.per_app_per_day as u64).unwrap_or(0),
             ),
         ]
     };

@@ -35,6 +35,12 @@ pub enum PackageError {
     EntryTooLarge { name: String, size: u64, limit: u64 },
     #[error("package holds more than {0} entries")]
     TooManyEntries(usize),
+    #[error("package file is {size} bytes, over the limit of {limit} bytes")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("package unpacks to more than {0} bytes")]
+    UnpackedTooLarge(u64),
+    #[error("package has a long-name or PAX header of {size} bytes, over the limit of {limit} bytes")]
+    HeaderTooLarge { size: u64, limit: u64 },
     #[error("package has no `{0}`")]
     Missing(&'static str),
     #[error("package entry `{0}` appears twice")]

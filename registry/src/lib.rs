@@ -9,6 +9,7 @@ pub mod audit;
 pub mod capability;
 pub mod check;
 pub mod component;
+pub mod cost;
 pub mod diff;
 pub mod error;
 pub mod form;

@@ -164,12 +164,65 @@ pub struct PaymentsGrant {
     pub max_amount_fen: u64,
 }
 
-/// `notify = { templates = { name = "path" } }`.
+/// `notify = { templates = { name = "path" }, max-per-call = N, ... }`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct NotifyGrant {
     #[serde(default)]
     pub templates: BTreeMap<String, String>,
+    /// Messages one hook call may send; the platform default when absent,
+    /// never more than [`platform::MAX_NOTIFY_PER_CALL`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_call: Option<u32>,
+    /// Messages the app may send one subject per civil day (UTC+8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_subject_per_day: Option<u32>,
+    /// Messages the app may send in all per civil day (UTC+8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_app_per_day: Option<u32>,
+}
+
+/// The bounds an app's messages are held to, after the manifest's overrides
+/// and the platform's maxima.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotifyQuota {
+    pub per_call: u32,
+    pub per_subject_per_day: u32,
+    pub per_app_per_day: u32,
+}
+
+impl NotifyQuota {
+    /// The platform's defaults.
+    pub const DEFAULT: NotifyQuota = NotifyQuota {
+        per_call: platform::DEFAULT_NOTIFY_PER_CALL,
+        per_subject_per_day: platform::DEFAULT_NOTIFY_PER_SUBJECT_PER_DAY,
+        per_app_per_day: platform::DEFAULT_NOTIFY_PER_APP_PER_DAY,
+    };
+}
+
+impl NotifyGrant {
+    /// The bounds in force: the manifest's values where given, each capped by
+    /// the platform's maximum.
+    pub fn quota(&self) -> NotifyQuota {
+        let pick = |asked: Option<u32>, default: u32, max: u32| asked.unwrap_or(default).min(max);
+        NotifyQuota {
+            per_call: pick(
+                self.max_per_call,
+                platform::DEFAULT_NOTIFY_PER_CALL,
+                platform::MAX_NOTIFY_PER_CALL,
+            ),
+            per_subject_per_day: pick(
+                self.max_per_subject_per_day,
+                platform::DEFAULT_NOTIFY_PER_SUBJECT_PER_DAY,
+                platform::MAX_NOTIFY_PER_SUBJECT_PER_DAY,
+            ),
+            per_app_per_day: pick(
+                self.max_per_app_per_day,
+                platform::DEFAULT_NOTIFY_PER_APP_PER_DAY,
+                platform::MAX_NOTIFY_PER_APP_PER_DAY,
+            ),
+        }
+    }
 }
 
 /// `cases = {}`: read the app's own cases and open follow-on cases.

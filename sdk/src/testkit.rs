@@ -52,9 +52,34 @@ pub fn validate<A: App>(ctx: &Context, form: &serde_json::Value) -> Result<(), V
     crate::dispatch::validate::<A>(ctx, &form.to_string())
 }
 
-/// Call `submit` the way the host does.
+/// Call `submit` the way the host does. As on the host, the case exists
+/// when `submit` runs: unless the test added it with [`TestHost::with_case`],
+/// it is recorded here (submitted by the session's subject, with this form),
+/// so `cases::get` answers it in later hooks.
 pub fn submit<A: App>(ctx: &Context, case: &str, form: &serde_json::Value) -> Result<Outcome, Error> {
-    crate::dispatch::submit::<A>(ctx, case, &form.to_string())
+    let text = form.to_string();
+    with_host(|h| {
+        if !h.cases.contains_key(case) {
+            let applicant = h.session.subject.clone();
+            let channel = h.session.channel;
+            h.cases.insert(
+                case.to_owned(),
+                CaseInfo {
+                    id: case.to_owned(),
+                    item: ctx.item.clone(),
+                    applicant,
+                    channel,
+                    stage: Stage::Submitted,
+                    accepting_org: String::new(),
+                    handling_org: String::new(),
+                    submitted_at: h.now,
+                    due_at: None,
+                    form: text.clone(),
+                },
+            );
+        }
+    });
+    crate::dispatch::submit::<A>(ctx, case, &text)
 }
 
 /// Call `on-event` the way the host does.

@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 
 use tongban_registry::Package;
 
+pub mod hostile_components;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -69,6 +71,11 @@ pub fn plugin(name: &str) -> Package {
 /// The first app (`plugins/sole-proprietor`) at `version`, unsigned, with an
 /// extra manifest line under `[capabilities]` when given: the releases the
 /// marketplace tests publish.
+/// The capability line an update of the first app adds in the tests, so its
+/// capability diff has something to acknowledge: app storage, which 1.0.0
+/// does not use.
+pub const UPDATE_CAPABILITY: &str = "storage = { quota-kib = 64 }";
+
 pub fn sole_proprietor_at(version: &str, extra_capability: Option<&str>) -> Package {
     let mut package = plugin("sole-proprietor");
     package.manifest_text = package
@@ -137,6 +144,19 @@ impl ServerProcess {
         std::thread::spawn(move || lines.for_each(drop));
         ServerProcess { child, url }
     }
+
+    /// The server's peak resident memory so far (`VmHWM`), in bytes: what a
+    /// hostile request made the server hold at its worst.
+    pub fn peak_memory_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("reading the server's /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmHWM in /proc status")
+            * 1024
+    }
 }
 
 impl Drop for ServerProcess {
@@ -177,41 +197,52 @@ impl S3Sandbox {
             eprintln!("moto is not installed (python3 -m pip install 'moto[s3,server]'): skipping the S3 part");
             return None;
         }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let log = tempfile_path(&format!("moto-{port}.log"));
-        let log_file = std::fs::File::create(&log).expect("creating moto's log file");
-        let child = Command::new("python3")
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .expect("starting moto.server");
-        let mut sandbox = S3Sandbox {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-            bucket: bucket.to_owned(),
-        };
-        let started = std::time::Instant::now();
-        let mut stream = loop {
-            if let Ok(Some(status)) = sandbox.child.try_wait() {
-                panic!(
-                    "moto.server exited ({status}) before serving on port {port}:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            match TcpStream::connect(("127.0.0.1", port)) {
-                Ok(stream) => break stream,
-                Err(_) if started.elapsed() < std::time::Duration::from_secs(30) => {
-                    std::thread::sleep(std::time::Duration::from_millis(100))
+        // A free port is found by binding and letting go; another process may
+        // take it before moto binds it, and then moto exits at once: try
+        // again on another port.
+        let (sandbox, mut stream, port) = 'attempts: {
+            for attempt in 1..=3 {
+                let port = TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .expect("a free loopback port")
+                    .port();
+                let log = tempfile_path(&format!("moto-{port}.log"));
+                let log_file = std::fs::File::create(&log).expect("creating moto's log file");
+                let child = Command::new("python3")
+                    .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+                    .stdout(Stdio::null())
+                    .stderr(log_file)
+                    .spawn()
+                    .expect("starting moto.server");
+                let mut sandbox = S3Sandbox {
+                    child,
+                    endpoint: format!("http://127.0.0.1:{port}"),
+                    bucket: bucket.to_owned(),
+                };
+                let started = std::time::Instant::now();
+                loop {
+                    if let Ok(Some(status)) = sandbox.child.try_wait() {
+                        let said = std::fs::read_to_string(&log).unwrap_or_default();
+                        assert!(
+                            attempt < 3,
+                            "moto.server exited ({status}) before serving on port {port}:\n{said}"
+                        );
+                        eprintln!("moto.server exited ({status}) on port {port}; trying another port");
+                        break;
+                    }
+                    match TcpStream::connect(("127.0.0.1", port)) {
+                        Ok(stream) => break 'attempts (sandbox, stream, port),
+                        Err(_) if started.elapsed() < std::time::Duration::from_secs(30) => {
+                            std::thread::sleep(std::time::Duration::from_millis(100))
+                        }
+                        Err(e) => panic!(
+                            "moto.server did not start on port {port} within 30 s ({e}):\n{}",
+                            std::fs::read_to_string(&log).unwrap_or_default()
+                        ),
+                    }
                 }
-                Err(e) => panic!(
-                    "moto.server did not start on port {port} within 30 s ({e}):\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                ),
             }
+            unreachable!("the last attempt either serves or panics")
         };
         // Create the bucket (moto accepts unsigned requests).
         write!(

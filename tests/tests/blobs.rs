@@ -21,10 +21,10 @@ async fn s3_blobs_round_trip_and_refuse_a_tampered_object() {
     let err = no_bucket.probe().await.unwrap_err().to_string();
     assert!(err.contains("does not answer"), "{err}");
     let bytes = b"a package, content-addressed".to_vec();
-    let digest = blobs.put(&bytes).await.unwrap();
+    let digest = blobs.put(bytes.clone()).await.unwrap();
     assert_eq!(digest.len(), 64);
     assert_eq!(
-        blobs.put(&bytes).await.unwrap(),
+        blobs.put(bytes.clone()).await.unwrap(),
         digest,
         "the same bytes, the same address"
     );
@@ -57,7 +57,7 @@ async fn a_file_url_is_a_local_folder() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("file://{}", dir.path().join("blobs").display());
     let blobs = BlobStore::open_url(&url, []).unwrap();
-    let digest = blobs.put(b"local").await.unwrap();
+    let digest = blobs.put(b"local".to_vec()).await.unwrap();
     assert!(dir.path().join("blobs/sha256").join(&digest).is_file());
     let default = BlobStore::open_configured(None, &dir.path().join("blobs")).unwrap();
     assert_eq!(default.get(&digest).await.unwrap(), b"local");

@@ -64,13 +64,15 @@ async fn a_write_past_the_quota_is_refused_and_changes_nothing() {
         json!([
             {"op": "set", "key": "k", "size": 3000},
             {"op": "set", "key": "other", "size": 2000},
-            {"op": "set", "key": "k", "size": 4000},
+            {"op": "set", "key": "k", "size": 3900},
             {"op": "get", "key": "k"},
             {"op": "set", "key": "k", "size": 1000},
             {"op": "set", "key": "other", "size": 2000},
         ]),
     )
     .await;
+    // Each row is charged its value, its key and the app id twice, and 64
+    // bytes: "k" with 3,900 bytes is charged 3,900 + 2 + 34 + 64 = 4,000.
     assert_eq!(results[0], json!({"ok": null}));
     assert_eq!(results[1]["err"]["kind"], "quota-exceeded", "{}", results[1]);
     assert!(results[1]["err"]["detail"].as_str().unwrap().contains("4 KiB"));
@@ -79,7 +81,7 @@ async fn a_write_past_the_quota_is_refused_and_changes_nothing() {
         json!({"ok": null}),
         "replacing a value counts only the new size"
     );
-    assert_eq!(results[3], json!({"ok": 4000}));
+    assert_eq!(results[3], json!({"ok": 3900}));
     assert_eq!(results[4], json!({"ok": null}));
     assert_eq!(results[5], json!({"ok": null}), "shrinking k freed room");
 }
@@ -190,4 +192,81 @@ async fn a_second_load_comes_from_the_compiled_artifact_cache() {
     let second = rt.runtime.load(&package).unwrap();
     assert_eq!(second.report.path, LoadPath::Cached);
     assert!(second.report.duration < first.report.duration);
+}
+
+/// The red team's storage attack: 9,000 two-byte keys were charged 18 KB but
+/// grew the database by 776 KiB. Each row is now charged what it costs, so on
+/// both backends the database grows by roughly what the quota counts (within
+/// a factor of two either way).
+#[tokio::test]
+async fn the_quota_charges_what_the_database_really_grows_by() {
+    use tongban_runtime::capabilities::kv;
+    let dir = tempfile::tempdir().unwrap();
+    let mut databases = vec![(
+        "sqlite",
+        tongban_runtime::Database::open_data_dir(dir.path()).await.unwrap(),
+    )];
+    match std::env::var("TONGBAN_TEST_DATABASE_URL") {
+        Ok(admin) => {
+            let url = tongban_store::create_scratch_postgres(&admin, "kv_overhead")
+                .await
+                .unwrap();
+            databases.push(("postgres", tongban_runtime::Database::open(&url).await.unwrap()));
+        }
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("CI must test PostgreSQL too: TONGBAN_TEST_DATABASE_URL is not set")
+        }
+        Err(_) => eprintln!("TONGBAN_TEST_DATABASE_URL is not set: testing SQLite only"),
+    }
+    let app = "cn.gov.test.probe";
+    for (backend, db) in databases {
+        let before = database_bytes(&db).await;
+        for i in 0..9_000u32 {
+            let key = format!("{:02x}", i % 256) + &format!("{}", i / 256);
+            kv::set(&db, app, &key, b"", 64 * 1024 * 1024).await.unwrap();
+        }
+        let grown = database_bytes(&db).await - before;
+        let charged = kv::used_bytes(&db, app).await.unwrap() as i64;
+        let ratio = grown as f64 / charged as f64;
+        eprintln!("{backend}: charged {charged} bytes, the database grew by {grown} bytes ({ratio:.2})");
+        assert!(
+            (0.5..=2.0).contains(&ratio),
+            "{backend}: charged {charged} bytes, the database grew by {grown} bytes ({ratio:.2}×)"
+        );
+    }
+}
+
+/// The bytes the database holds for app storage: SQLite's whole file (pages
+/// in use), PostgreSQL's `app_kv` table with its indexes.
+async fn database_bytes(db: &tongban_runtime::Database) -> i64 {
+    use sqlx::Row;
+    match db.backend() {
+        tongban_store::Backend::Sqlite => {
+            let pages: i64 = sqlx::query("PRAGMA page_count")
+                .fetch_one(db.pool())
+                .await
+                .unwrap()
+                .try_get(0)
+                .unwrap();
+            let size: i64 = sqlx::query("PRAGMA page_size")
+                .fetch_one(db.pool())
+                .await
+                .unwrap()
+                .try_get(0)
+                .unwrap();
+            let free: i64 = sqlx::query("PRAGMA freelist_count")
+                .fetch_one(db.pool())
+                .await
+                .unwrap()
+                .try_get(0)
+                .unwrap();
+            (pages - free) * size
+        }
+        tongban_store::Backend::Postgres => sqlx::query("SELECT pg_total_relation_size('app_kv')")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap(),
+    }
 }

@@ -115,7 +115,7 @@ pub fn sole_proprietor(version: &str, extra_capability: Option<&str>, key: Optio
 /// Publish the first app at `version`, signed with the fixture's key.
 async fn publish_signed(f: &Fixture, version: &str) -> tongban_registry::market::publish::PublishReceipt {
     f.market
-        .publish(&publisher(), &sole_proprietor(version, None, Some(&f.key)))
+        .publish(&publisher(), sole_proprietor(version, None, Some(&f.key)))
         .await
         .unwrap()
 }
@@ -133,7 +133,7 @@ async fn the_whole_lifecycle_on_every_backend() {
         let app = "cn.gov.hz.amr.sole-proprietor";
         let receipt = publish_signed(&f, "1.0.0").await;
         assert_eq!(receipt.state, VersionState::InReview, "{}", f.backend);
-        assert!(receipt.diff.iter().any(|c| c.id == "capability/storage"));
+        assert!(receipt.diff.iter().any(|c| c.id == "capability/cases"));
 
         // The queue hides the reviewer's own org; separation of duties holds.
         assert_eq!(m.review_queue(&reviewer()).await.unwrap().len(), 1);
@@ -198,15 +198,11 @@ async fn the_whole_lifecycle_on_every_backend() {
         let table = ServingTable::load(m.db()).await.unwrap();
         assert_eq!(table.resolve(app, "330106", "someone-else").unwrap().reason, "active");
 
-        // Version 1.1.0 adds the cases capability with a follow-on item: the diff flags both.
+        // Version 1.1.0 adds the storage capability with its quota: the diff flags both.
         let receipt = m
             .publish(
                 &publisher(),
-                &sole_proprietor(
-                    "1.1.0",
-                    Some("cases = { follow-on = [\"330100-XK-00012-002\"] }"),
-                    Some(&f.key),
-                ),
+                sole_proprietor("1.1.0", Some(tongban_tests::UPDATE_CAPABILITY), Some(&f.key)),
             )
             .await
             .unwrap();
@@ -216,17 +212,12 @@ async fn the_whole_lifecycle_on_every_backend() {
             .filter(|c| c.needs_acknowledgement())
             .map(|c| c.id.as_str())
             .collect();
-        assert_eq!(
-            added,
-            ["capability/cases", "cases.follow-on/330100-XK-00012-002"],
-            "{}",
-            f.backend
-        );
+        assert_eq!(added, ["capability/storage", "storage.quota-kib"], "{}", f.backend);
         m.decide(
             &reviewer(),
             app,
             "1.1.0",
-            approve_all(&["capability/cases".into(), "cases.follow-on/330100-XK-00012-002".into()]),
+            approve_all(&["capability/storage".into(), "storage.quota-kib".into()]),
         )
         .await
         .unwrap();
@@ -385,7 +376,7 @@ async fn bad_publishes_are_refused_and_leave_nothing_behind() {
         let m = &f.market;
         let before = audit_log::entries(m.db(), None).await.unwrap().len();
         let unsigned = m
-            .publish(&publisher(), &sole_proprietor("1.0.0", None, None))
+            .publish(&publisher(), sole_proprietor("1.0.0", None, None))
             .await
             .unwrap_err();
         assert_eq!(unsigned.code(), "signature_invalid");
@@ -393,7 +384,7 @@ async fn bad_publishes_are_refused_and_leave_nothing_behind() {
 
         let stranger = SigningKey::generate();
         let wrong = m
-            .publish(&publisher(), &sole_proprietor("1.0.0", None, Some(&stranger)))
+            .publish(&publisher(), sole_proprietor("1.0.0", None, Some(&stranger)))
             .await
             .unwrap_err();
         assert!(wrong.to_string().contains("not registered to this org"), "{wrong}");
@@ -402,7 +393,7 @@ async fn bad_publishes_are_refused_and_leave_nothing_behind() {
         tampered
             .files
             .insert("forms/apply.json".into(), br#"{"type":"object"}"#.to_vec());
-        let err = m.publish(&publisher(), &tampered.to_bytes()).await.unwrap_err();
+        let err = m.publish(&publisher(), tampered.to_bytes()).await.unwrap_err();
         assert!(matches!(err, MarketError::Signature(_)), "{err}");
 
         let mut outside = Package::from_bytes(&sole_proprietor("1.0.0", None, None)).unwrap();
@@ -410,10 +401,10 @@ async fn bad_publishes_are_refused_and_leave_nothing_behind() {
             .manifest_text
             .replace("cn.gov.hz.amr.sole-proprietor", "cn.gov.sh.amr.sole-proprietor");
         outside.sign(&f.key);
-        let err = m.publish(&publisher(), &outside.to_bytes()).await.unwrap_err();
+        let err = m.publish(&publisher(), outside.to_bytes()).await.unwrap_err();
         assert!(err.to_string().contains("outside every namespace"), "{err}");
 
-        let err = m.publish(&publisher(), b"not a package").await.unwrap_err();
+        let err = m.publish(&publisher(), b"not a package".to_vec()).await.unwrap_err();
         assert_eq!(err.code(), "invalid_input");
 
         let mut malformed = Package::from_bytes(&sole_proprietor("1.0.0", None, None)).unwrap();
@@ -421,7 +412,7 @@ async fn bad_publishes_are_refused_and_leave_nothing_behind() {
             .manifest_text
             .replace("kind = \"service-app\"", "kind = \"toaster\"");
         malformed.sign(&f.key);
-        let err = m.publish(&publisher(), &malformed.to_bytes()).await.unwrap_err();
+        let err = m.publish(&publisher(), malformed.to_bytes()).await.unwrap_err();
         assert!(err.to_string().contains("toaster"), "{err}");
 
         assert_eq!(
@@ -432,7 +423,7 @@ async fn bad_publishes_are_refused_and_leave_nothing_behind() {
 
         publish_signed(&f, "1.0.0").await;
         let err = m
-            .publish(&publisher(), &sole_proprietor("1.0.0", None, Some(&f.key)))
+            .publish(&publisher(), sole_proprietor("1.0.0", None, Some(&f.key)))
             .await
             .unwrap_err();
         assert!(err.to_string().contains("never reused"), "{err}");
@@ -474,6 +465,9 @@ async fn revoking_a_key_quarantines_what_it_signed_after_the_compromise() {
         publish_signed(&f, "1.0.0").await;
         let ack = m.submission(app, "1.0.0").await.unwrap().needs_acknowledgement;
         m.decide(&reviewer(), app, "1.0.0", approve_all(&ack)).await.unwrap();
+        // Distinct milliseconds on both sides, so 1.0.0 is surely before the
+        // compromise and 1.0.1 surely after it.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         let compromised_at = tongban_store::now_ms();
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         publish_signed(&f, "1.0.1").await;
@@ -486,7 +480,7 @@ async fn revoking_a_key_quarantines_what_it_signed_after_the_compromise() {
         assert_eq!(m.submission(app, "1.0.1").await.unwrap().state, VersionState::InReview);
         assert_eq!(m.submission(app, "1.0.0").await.unwrap().state, VersionState::Approved);
         let err = m
-            .publish(&publisher(), &sole_proprietor("1.0.2", None, Some(&f.key)))
+            .publish(&publisher(), sole_proprietor("1.0.2", None, Some(&f.key)))
             .await
             .unwrap_err();
         assert_eq!(err.code(), "signature_invalid", "{err}");
@@ -496,7 +490,7 @@ async fn revoking_a_key_quarantines_what_it_signed_after_the_compromise() {
         keys::register_key(m.db(), &publisher(), BUREAU, &fresh.public_key_hex())
             .await
             .unwrap();
-        m.publish(&publisher(), &sole_proprietor("1.0.2", None, Some(&fresh)))
+        m.publish(&publisher(), sole_proprietor("1.0.2", None, Some(&fresh)))
             .await
             .unwrap();
     }
@@ -708,11 +702,7 @@ async fn an_org_lists_its_versions_and_a_submission_what_it_keeps() {
         );
         m.publish(
             &publisher(),
-            &sole_proprietor(
-                "1.1.0",
-                Some("cases = { follow-on = [\"330100-XK-00012-002\"] }"),
-                Some(&f.key),
-            ),
+            sole_proprietor("1.1.0", Some(tongban_tests::UPDATE_CAPABILITY), Some(&f.key)),
         )
         .await
         .unwrap();
@@ -748,7 +738,7 @@ async fn an_org_lists_its_versions_and_a_submission_what_it_keeps() {
         let err = m.org_versions(&reviewer(), BUREAU).await.unwrap_err();
         assert!(matches!(err, MarketError::Forbidden(_)), "{err}");
 
-        // 1.1.0 adds the cases capability and keeps the rest as 1.0.0 had it.
+        // 1.1.0 adds the storage capability and keeps the rest as 1.0.0 had it.
         let submission = m.submission(app, "1.1.0").await.unwrap();
         let unchanged = submission.unchanged().unwrap();
         assert!(
@@ -760,9 +750,9 @@ async fn an_org_lists_its_versions_and_a_submission_what_it_keeps() {
             "{unchanged:?}"
         );
         assert!(
-            !unchanged.iter().any(|c| c.starts_with("capability/cases")),
+            !unchanged.iter().any(|c| c.starts_with("capability/storage")),
             "{unchanged:?}"
         );
-        assert!(submission.diff.iter().any(|c| c.id == "capability/cases"));
+        assert!(submission.diff.iter().any(|c| c.id == "capability/storage"));
     }
 }

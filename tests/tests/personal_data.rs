@@ -639,6 +639,49 @@ async fn a_read_for_another_purpose_than_the_consents_is_consent_required() {
     }
 }
 
+/// The attack the purpose check exists for: the citizen consented for one
+/// item of the app, and the app, while serving another item, names the first
+/// item's purpose. Every personal-data read refuses it the same way.
+#[tokio::test]
+async fn a_consent_for_one_item_is_not_used_while_serving_another() {
+    const OTHER_ITEM: &str = "TEST-other-item";
+    for w in worlds("purpose-item").await {
+        eprintln!("-- {}", w.backend);
+        let case = w.open_case(ZHANG, APP).await;
+        w.consent(ZHANG, APP, &scopes(&["name", "cert:ID-CARD"]), OTHER_ITEM)
+            .await;
+        let card = w.certificate_of(ZHANG, "ID-CARD").await;
+        let r = w
+            .call(
+                ZHANG,
+                &case,
+                json!([
+                    {"op": "attributes", "names": ["name"], "purpose": OTHER_ITEM},
+                    {"op": "held", "types": ["ID-CARD"], "purpose": OTHER_ITEM},
+                    {"op": "copy", "id": card, "purpose": OTHER_ITEM},
+                ]),
+            )
+            .await;
+        for result in &r {
+            err(result, "consent-required", &["`TEST-probe`", "`TEST-other-item`"]);
+        }
+        let records = w.provenance_of(ZHANG).await;
+        let outcomes: Vec<(&str, &str)> = records
+            .iter()
+            .map(|r| (r.record.operation.as_str(), r.record.outcome.as_str()))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                ("identity.attributes", "consent-required"),
+                ("certificates.held", "consent-required"),
+                ("certificates.copy", "consent-required"),
+            ],
+            "every refused read is on the record, none released"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Another app's data, another subject's data
 
@@ -1029,6 +1072,78 @@ async fn payments_are_idempotent_per_key_bounded_by_the_manifest_and_never_refun
 
 // ---------------------------------------------------------------------------
 // Notify
+
+/// A hostile app sends as many messages as it can. The probe's manifest
+/// allows 10 per call, 30 per subject per day and 40 per app per day: each
+/// bound holds, a send past one is `quota-exceeded`, and refused attempts
+/// past the per-call bound add nothing to the audit chain.
+#[tokio::test]
+async fn messages_are_bounded_per_call_per_subject_and_per_app_per_day() {
+    crate::support::away_from_midnight(std::time::Duration::from_secs(120)).await;
+    for w in worlds("notify-quota").await {
+        eprintln!("-- {}", w.backend);
+        let services = w.services();
+        let flood = json!([{"op": "notify-many", "template": "hello", "count": 9500}]);
+        let case = w.open_case(ZHANG, APP).await;
+        let r = w.call(ZHANG, &case, flood.clone()).await;
+        assert_eq!(ok(&r[0])["sent"], 10, "{r:?}");
+        let refusal = &ok(&r[0])["first-refusal"];
+        assert_eq!(refusal["kind"], "quota-exceeded", "{refusal}");
+        assert!(refusal["detail"].as_str().unwrap().contains("at most 10"), "{refusal}");
+        assert_eq!(services.inbox(ZHANG).await.unwrap().len(), 10);
+        let records = w.provenance_of(ZHANG).await;
+        assert_eq!(
+            records.iter().filter(|r| r.record.operation == "notify.send").count(),
+            10,
+            "refused attempts past the per-call bound touch no one and are not recorded"
+        );
+
+        // Per subject per day: two more calls reach 30, the next sends none.
+        for expected in [10, 10, 0] {
+            let case = w.open_case(ZHANG, APP).await;
+            let r = w
+                .call(
+                    ZHANG,
+                    &case,
+                    json!([{"op": "notify-many", "template": "hello", "count": 10}]),
+                )
+                .await;
+            assert_eq!(ok(&r[0])["sent"], expected, "{r:?}");
+        }
+        let case = w.open_case(ZHANG, APP).await;
+        let r = w
+            .call(
+                ZHANG,
+                &case,
+                json!([{"op": "notify-many", "template": "hello", "count": 1}]),
+            )
+            .await;
+        let refusal = ok(&r[0])["first-refusal"]["detail"].as_str().unwrap().to_owned();
+        assert!(refusal.contains("one person at most 30"), "{refusal}");
+        assert_eq!(services.inbox(ZHANG).await.unwrap().len(), 30);
+
+        // Per app per day: 40 in all, whoever the recipient.
+        let case = w.open_case(LI, APP).await;
+        let r = w
+            .call(
+                LI,
+                &case,
+                json!([{"op": "notify-many", "template": "hello", "count": 20}]),
+            )
+            .await;
+        assert_eq!(ok(&r[0])["sent"], 10, "{r:?}");
+        let case = w.open_case(LI, APP).await;
+        let r = w
+            .call(
+                LI,
+                &case,
+                json!([{"op": "notify-many", "template": "hello", "count": 5}]),
+            )
+            .await;
+        assert_eq!(ok(&r[0])["sent"], 0, "the app's 40 for the day are used up: {r:?}");
+        assert_eq!(services.inbox(LI).await.unwrap().len(), 10);
+    }
+}
 
 #[tokio::test]
 async fn notify_renders_the_template_into_the_recipients_inbox() {

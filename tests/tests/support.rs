@@ -44,3 +44,13 @@ pub fn submit(case: &str, form: &str) -> Hook {
         form: form.into(),
     }
 }
+
+/// Wait until a civil day (UTC+8) has at least `margin` left, so a test of
+/// daily bounds never straddles midnight.
+pub async fn away_from_midnight(margin: std::time::Duration) {
+    let now = tongban_services::now_ms();
+    let left = tongban_services::notifications::civil_day_start(now) + 86_400_000 - now;
+    if left < margin.as_millis() as i64 {
+        tokio::time::sleep(std::time::Duration::from_millis(left as u64 + 200)).await;
+    }
+}

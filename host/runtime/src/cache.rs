@@ -3,9 +3,10 @@
 //! compiling, which is what makes a restart or a second node cheap.
 //!
 //! Artifacts are written atomically (temporary file, then rename), so a crash
-//! mid-write never leaves a truncated artifact behind. Only this process writes
-//! into the cache directory; its contents are trusted as our own compiler
-//! output, which is what makes [`wasmtime::component::Component::deserialize_file`]
+//! mid-write never leaves a truncated artifact behind. Only this process, or
+//! the compiler child it runs (`compile.rs`, the same binary), writes into the
+//! cache directory; its contents are trusted as our own compiler output,
+//! which is what makes [`wasmtime::component::Component::deserialize_file`]
 //! sound here.
 
 use std::hash::{Hash, Hasher};
@@ -13,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+
+use crate::compile::{Compiler, compile_in_child};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -49,39 +52,64 @@ impl ArtifactCache {
         self.dir.join(format!("{digest}-{}.cwasm", self.engine_hash))
     }
 
-    /// The compiled component for these bytes, from the cache if present.
+    /// The compiled component for these bytes, from the cache if present,
+    /// else compiled by `compiler` and cached.
     pub fn load(
         &self,
         engine: &Engine,
+        compiler: &Compiler,
+        fuel: bool,
         digest: &str,
         bytes: &[u8],
-    ) -> wasmtime::Result<(Component, LoadPath, Duration)> {
+    ) -> Result<(Component, LoadPath, Duration), String> {
         let started = Instant::now();
         let path = self.path_of(digest);
         if path.exists() {
-            // SAFETY: the cache directory only holds artifacts this module wrote
-            // with `Component::serialize` for the same engine configuration (the
-            // file name carries the engine's compatibility hash).
-            match unsafe { Component::deserialize_file(engine, &path) } {
+            match deserialize(engine, &path) {
                 Ok(component) => return Ok((component, LoadPath::Cached, started.elapsed())),
                 Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "discarding an unreadable compiled artifact");
+                    tracing::warn!(path = %path.display(), error = %e, "discarding an unloadable compiled artifact");
                     let _ = std::fs::remove_file(&path);
                 }
             }
         }
-        let component = Component::new(engine, bytes)?;
-        let artifact = component.serialize()?;
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        if std::fs::write(&tmp, &artifact)
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .is_err()
-        {
-            let _ = std::fs::remove_file(&tmp);
-            tracing::warn!(path = %path.display(), "could not write the compiled artifact; the next load compiles again");
+        match compiler {
+            Compiler::InProcess => {
+                let component = Component::new(engine, bytes).map_err(|e| format!("{e:#}"))?;
+                let artifact = component.serialize().map_err(|e| format!("{e:#}"))?;
+                if std::fs::write(&tmp, &artifact)
+                    .and_then(|()| std::fs::rename(&tmp, &path))
+                    .is_err()
+                {
+                    let _ = std::fs::remove_file(&tmp);
+                    tracing::warn!(path = %path.display(), "could not write the compiled artifact; the next load compiles again");
+                }
+                Ok((component, LoadPath::Compiled, started.elapsed()))
+            }
+            Compiler::Isolated { program, limits } => {
+                compile_in_child(program, limits, fuel, bytes, &tmp)?;
+                std::fs::rename(&tmp, &path).map_err(|e| {
+                    let _ = std::fs::remove_file(&tmp);
+                    format!("cannot keep the compiled artifact: {e}")
+                })?;
+                // Deserializing also checks the component against the pooling
+                // allocator's bounds.
+                let component = deserialize(engine, &path).inspect_err(|_| {
+                    let _ = std::fs::remove_file(&path);
+                })?;
+                Ok((component, LoadPath::Compiled, started.elapsed()))
+            }
         }
-        Ok((component, LoadPath::Compiled, started.elapsed()))
     }
+}
+
+/// Load an artifact this node's compiler wrote.
+fn deserialize(engine: &Engine, path: &Path) -> Result<Component, String> {
+    // SAFETY: the cache directory only holds artifacts this process or its
+    // compiler child (the same binary) wrote for the same engine
+    // configuration; the file name carries the engine's compatibility hash.
+    unsafe { Component::deserialize_file(engine, path) }.map_err(|e| format!("{e:#}"))
 }
 
 /// Feeds `Hash` output into SHA-256, so the engine hash is stable across

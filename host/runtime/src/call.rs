@@ -15,13 +15,17 @@ use crate::bindings::{app as wit_app, types as wit_types};
 use crate::capabilities::{CapabilityCtxs, log::LogLine};
 use crate::engine::deadline_ticks;
 use crate::error::{CallError, LimitBreach, LimitKind};
-use crate::limits::{HostCallBudget, MemoryLimiter};
+use crate::limits::{HostCallBudget, MemoryLimiter, copy_allowance};
 use crate::loaded::LoadedApp;
 use crate::wasi::sandbox_ctx;
 
 /// Extra wall time past the deadline before the host abandons a call that is
 /// stuck in a host function rather than in wasm (where epochs stop it).
 pub const HOST_GRACE: Duration = Duration::from_millis(500);
+
+/// What wasmtime says when a transfer out of the guest exceeds the store's
+/// hostcall fuel.
+const HOSTCALL_FUEL_EXHAUSTED: &str = "too much data is being copied between the host and the guest";
 
 /// Fuel a call gets when fuel is metered and the manifest does not say.
 pub const DEFAULT_FUEL: u64 = 1_000_000_000;
@@ -165,6 +169,8 @@ pub struct CallReport {
     /// The most linear memory the instance had at once.
     pub peak_memory_bytes: usize,
     pub host_calls: u32,
+    /// Bytes the host copied out of the guest through capability calls.
+    pub copied_bytes: u64,
     pub stdout: String,
     pub stderr: String,
     pub log: Vec<LogLine>,
@@ -190,6 +196,20 @@ pub struct CallState {
 
 pub(crate) async fn call(runtime: &Runtime, app: &LoadedApp, env: &CallEnv, hook: Hook) -> CallOutcome {
     let started = Instant::now();
+    // The app's share of the instance slots, held for the whole call; a call
+    // past it is refused before anything is instantiated.
+    let _slot = match runtime.slots.take(&app.manifest.app.id) {
+        Ok(hold) => hold,
+        Err(busy) => {
+            return CallOutcome {
+                result: Err(busy),
+                report: CallReport {
+                    wall_time: started.elapsed(),
+                    ..CallReport::default()
+                },
+            };
+        }
+    };
     let limits = &app.manifest.limits;
     let timeout_ms = limits.timeout_ms();
     let (wasi, output) = sandbox_ctx(platform::MAX_OUTPUT_BYTES);
@@ -198,11 +218,15 @@ pub(crate) async fn call(runtime: &Runtime, app: &LoadedApp, env: &CallEnv, hook
         table: ResourceTable::new(),
         random: WasiRandomCtx::default(),
         limiter: MemoryLimiter::new(limits.memory_mib()),
-        budget: HostCallBudget::default(),
+        budget: HostCallBudget::new(copy_allowance(limits.memory_mib())),
         caps: CapabilityCtxs::prepare(app, env, &runtime.services),
     };
     let mut store = Store::new(&runtime.engine, state);
     store.limiter(|s| &mut s.limiter);
+    // No single transfer out of the guest (a capability's arguments, the
+    // hook's result) may exceed the call's copy allowance either; wasmtime
+    // stops such a lift before it copies.
+    store.set_hostcall_fuel(copy_allowance(limits.memory_mib()) as usize);
     store.set_epoch_deadline(deadline_ticks(timeout_ms));
     store.epoch_deadline_trap();
     let fuel_budget = limits.fuel.unwrap_or(DEFAULT_FUEL).min(platform::MAX_FUEL);
@@ -220,7 +244,7 @@ pub(crate) async fn call(runtime: &Runtime, app: &LoadedApp, env: &CallEnv, hook
     let run = tokio::time::timeout(deadline, invoke(app, &mut store, &ctx, hook));
     let result = match run.await {
         Ok(Ok(result)) => check_result_size(result),
-        Ok(Err(e)) => Err(classify(e, &output)),
+        Ok(Err(e)) => Err(classify(e, &output, copy_allowance(limits.memory_mib()))),
         Err(_) => Err(CallError::Limit {
             kind: LimitKind::Time,
             detail: format!("the call did not finish within {timeout_ms} ms (stuck outside wasm)"),
@@ -237,6 +261,7 @@ pub(crate) async fn call(runtime: &Runtime, app: &LoadedApp, env: &CallEnv, hook
         fuel_used,
         peak_memory_bytes: state.limiter.peak_bytes(),
         host_calls: state.budget.used(),
+        copied_bytes: state.budget.copied(),
         stdout: String::from_utf8_lossy(&output.stdout.contents()).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr.contents()).into_owned(),
         log: state.caps.log.lines,
@@ -309,11 +334,36 @@ fn check_result_size(result: HookResult) -> Result<HookResult, CallError> {
     Ok(result)
 }
 
-fn classify(error: wasmtime::Error, output: &crate::wasi::CapturedOutput) -> CallError {
+fn classify(error: wasmtime::Error, output: &crate::wasi::CapturedOutput, copy_allowance: u64) -> CallError {
     if let Some(breach) = error.downcast_ref::<LimitBreach>() {
         return CallError::Limit {
             kind: breach.kind,
             detail: breach.detail.clone(),
+        };
+    }
+    // wasmtime's own bound on one transfer out of the guest (its hostcall
+    // fuel, set to the call's copy allowance): the app's breach, not the
+    // host's failure. wasmtime's error type is private, so its message is
+    // matched; `tests/tests/hostile.rs` fails if the message changes.
+    if error
+        .chain()
+        .any(|cause| cause.to_string().contains(HOSTCALL_FUEL_EXHAUSTED))
+    {
+        let breach = crate::limits::copy_breach(copy_allowance);
+        let breach = breach
+            .downcast_ref::<LimitBreach>()
+            .expect("a copy breach is a limit breach");
+        return CallError::Limit {
+            kind: breach.kind,
+            detail: breach.detail.clone(),
+        };
+    }
+    // The pool ran out of a kind of slot while instantiating: the platform
+    // is full, which is no fault of the app's.
+    if error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
+        return CallError::Busy {
+            detail: format!("the platform's instance pool is full: {error}"),
+            retry_after_secs: crate::slots::BUSY_RETRY_AFTER_SECS,
         };
     }
     // A guest that fills its capture pipe sees the stream close and usually

@@ -5,8 +5,9 @@
 //! - [`CallError`]: one hook call failed. [`CallError::Limit`] names the limit an
 //!   untrusted component hit; [`CallError::Trap`] is a bug in the app (a panic);
 //!   [`CallError::Host`] is the host's own failure and is logged, not blamed on
-//!   the app. A denial by a capability is never a `CallError`: it reaches the app
-//!   as a WIT `error` value.
+//!   the app. [`CallError::Busy`] means the call never started (the app is at
+//!   its share of the instance slots). A denial by a capability is never a
+//!   `CallError`: it reaches the app as a WIT `error` value.
 
 use std::fmt;
 
@@ -46,6 +47,8 @@ pub enum LimitKind {
     Result,
     /// The number of host capability calls per hook call.
     HostCalls,
+    /// The bytes the host copies out of the guest per hook call.
+    Copy,
 }
 
 impl fmt::Display for LimitKind {
@@ -58,6 +61,7 @@ impl fmt::Display for LimitKind {
             LimitKind::Output => "output limit",
             LimitKind::Result => "result size limit",
             LimitKind::HostCalls => "host call limit",
+            LimitKind::Copy => "copy limit",
         })
     }
 }
@@ -74,6 +78,11 @@ pub enum CallError {
     /// The host failed; details are in the host log.
     #[error("the host failed: {0}")]
     Host(String),
+    /// The call did not start: the app is at its share of the instance
+    /// slots, or the platform's slots are all in use. Nothing ran; the caller
+    /// may retry after `retry_after_secs`.
+    #[error("{detail}")]
+    Busy { detail: String, retry_after_secs: u32 },
 }
 
 impl CallError {

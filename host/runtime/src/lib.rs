@@ -12,10 +12,12 @@ pub mod bindings;
 pub mod cache;
 pub mod call;
 pub mod capabilities;
+pub mod compile;
 pub mod engine;
 pub mod error;
 pub mod limits;
 pub mod loaded;
+pub mod slots;
 pub mod wasi;
 
 use std::path::PathBuf;
@@ -40,14 +42,20 @@ pub struct RuntimeSettings {
     pub engine: EngineSettings,
     /// Where compiled artifacts are cached.
     pub cache_dir: PathBuf,
+    /// How components are compiled: the server and the CLI compile in a
+    /// child process under limits; tests of the project's own fixtures may
+    /// compile in process.
+    pub compiler: compile::Compiler,
 }
 
 impl RuntimeSettings {
-    /// Settings that keep everything under one data directory.
+    /// Settings that keep everything under one data directory, compiling in
+    /// this process.
     pub fn in_data_dir(dir: &std::path::Path) -> RuntimeSettings {
         RuntimeSettings {
             engine: EngineSettings::default(),
             cache_dir: dir.join("compiled"),
+            compiler: compile::Compiler::InProcess,
         }
     }
 }
@@ -58,6 +66,8 @@ pub struct Runtime {
     pub(crate) cache: cache::ArtifactCache,
     pub(crate) services: HostServices,
     pub(crate) settings: EngineSettings,
+    pub(crate) compiler: compile::Compiler,
+    pub(crate) slots: slots::InstanceSlots,
     _ticker: engine::EpochTicker,
 }
 
@@ -67,14 +77,20 @@ impl Runtime {
         let engine = engine::build_engine(&settings.engine).map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let cache = cache::ArtifactCache::open(&settings.cache_dir, &engine)?;
         let ticker = engine::EpochTicker::start(&engine);
+        let slots = slots::InstanceSlots::new(
+            settings.engine.max_concurrent_instances,
+            settings.engine.max_instances_per_app,
+        );
         Ok(Runtime {
             engine,
             cache,
+            slots,
             services: HostServices {
                 services: tongban_services::Services::new(db.clone()),
                 db,
             },
             settings: settings.engine,
+            compiler: settings.compiler,
             _ticker: ticker,
         })
     }

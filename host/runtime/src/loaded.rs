@@ -63,11 +63,24 @@ pub(crate) fn load(runtime: &Runtime, package: &Package) -> Result<LoadedApp, Lo
         return Err(LoadError::NotGranted(refused));
     }
 
+    // What compiling would cost is bounded before anything compiles, also
+    // for a package that never went through the marketplace (`app run`).
+    let (_, too_costly) = tongban_registry::cost::component_cost(&package.component, manifest.limits.memory_mib());
+    if !too_costly.is_empty() {
+        return Err(LoadError::Component(too_costly.join("; ")));
+    }
+
     let digest = package.component_digest();
     let (component, path, duration) = runtime
         .cache
-        .load(&runtime.engine, &digest, &package.component)
-        .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        .load(
+            &runtime.engine,
+            &runtime.compiler,
+            runtime.settings.fuel,
+            &digest,
+            &package.component,
+        )
+        .map_err(LoadError::Compile)?;
 
     let mut linker = Linker::<CallState>::new(&runtime.engine);
     link_sandbox_wasi(&mut linker).map_err(|e| LoadError::Link(format!("{e:#}")))?;

@@ -263,7 +263,7 @@ async fn publish_example(
     let id = built.manifest.app.id.clone();
     let version = built.manifest.app.version.to_string();
     let market = &state.market;
-    match market.publish(publisher, &package.to_bytes()).await {
+    match market.publish(publisher, package.to_bytes()).await {
         Ok(receipt) => {
             let acknowledged = receipt
                 .diff

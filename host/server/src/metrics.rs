@@ -105,6 +105,7 @@ impl Metrics {
                     CallError::Limit { kind, .. } => kind.to_string(),
                     CallError::Trap(_) => "trap".into(),
                     CallError::Host(_) => "host".into(),
+                    CallError::Busy { .. } => "busy".into(),
                 };
                 self.traps
                     .get_or_create(&TrapLabels {
@@ -123,5 +124,51 @@ impl Metrics {
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String cannot fail");
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tongban_runtime::{CallError, CallOutcome, CallReport, LimitKind};
+
+    use super::Metrics;
+
+    /// A breach of the copy allowance is the app's limit breach, by kind, not
+    /// a failure of the host; a refusal for lack of slots is counted apart.
+    #[test]
+    fn limit_breaches_and_busy_refusals_are_counted_by_kind() {
+        let metrics = Metrics::new();
+        let outcome = |result| CallOutcome {
+            result,
+            report: CallReport::default(),
+        };
+        metrics.record(
+            "cn.gov.test.app",
+            "1.0.0",
+            "validate",
+            &outcome(Err(CallError::Limit {
+                kind: LimitKind::Copy,
+                detail: "too much".into(),
+            })),
+        );
+        metrics.record(
+            "cn.gov.test.app",
+            "1.0.0",
+            "validate",
+            &outcome(Err(CallError::Busy {
+                detail: "at its share".into(),
+                retry_after_secs: 1,
+            })),
+        );
+        let text = metrics.render();
+        for kind in ["copy limit", "busy"] {
+            assert!(
+                text.lines().any(|l| l.starts_with("tongban_app_traps_total{")
+                    && l.contains(&format!("kind=\"{kind}\""))
+                    && l.ends_with(" 1")),
+                "{kind}: {text}"
+            );
+        }
+        assert!(!text.contains("kind=\"host\""), "{text}");
     }
 }

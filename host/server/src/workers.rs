@@ -39,11 +39,28 @@ pub fn case_event(event: &PendingEvent) -> Option<CaseEvent> {
     })
 }
 
-/// Deliver case events forever.
+/// How many case events one node delivers at once, across all apps.
+pub const OUTBOX_WORKERS: usize = 8;
+/// How many of those workers one app may hold at once. An app whose
+/// `on-event` hangs until its deadline delays only its own events; every
+/// other app's events keep their workers.
+pub const OUTBOX_SHARE_PER_APP: usize = 2;
+
+/// Deliver case events forever, fairly across apps: each app gets at most
+/// [`OUTBOX_SHARE_PER_APP`] of the [`OUTBOX_WORKERS`], and apps take turns
+/// in the claim, so a slow or failing app delays only itself.
 pub async fn deliver_case_events(state: AppState) {
+    let dispatcher = OutboxDispatcher::new(OUTBOX_WORKERS, OUTBOX_SHARE_PER_APP);
     loop {
-        match deliver_batch(&state).await {
-            Ok(0) => tokio::time::sleep(OUTBOX_POLL).await,
+        match dispatcher.dispatch(&state).await {
+            Ok(0) => {
+                // Nothing to claim, or every worker busy: wait for the poll
+                // interval or for a worker to finish, whichever comes first.
+                tokio::select! {
+                    _ = tokio::time::sleep(OUTBOX_POLL) => {}
+                    _ = dispatcher.finished.notified() => {}
+                }
+            }
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "the case outbox could not be read; retrying");
@@ -53,37 +70,104 @@ pub async fn deliver_case_events(state: AppState) {
     }
 }
 
+/// The node's outbox workers and how many each app holds.
+struct OutboxDispatcher {
+    workers: std::sync::Arc<tokio::sync::Semaphore>,
+    share: usize,
+    in_flight: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    finished: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl OutboxDispatcher {
+    fn new(workers: usize, share: usize) -> OutboxDispatcher {
+        OutboxDispatcher {
+            workers: std::sync::Arc::new(tokio::sync::Semaphore::new(workers)),
+            share,
+            in_flight: Default::default(),
+            finished: Default::default(),
+        }
+    }
+
+    /// Claim as many events as there are free workers (within each app's
+    /// share) and start delivering them; the number started. Each claim
+    /// covers one event, so the lease, which covers one hook call, is never
+    /// outlived by a queue behind it.
+    async fn dispatch(&self, state: &AppState) -> Result<usize, tongban_services::ServiceError> {
+        let free = self.workers.available_permits();
+        if free == 0 {
+            return Ok(0);
+        }
+        let held = self
+            .in_flight
+            .lock()
+            .expect("the in-flight map is never poisoned")
+            .clone();
+        let share = self.share;
+        let events = state
+            .services
+            .claim_case_events_within(free, OUTBOX_LEASE_MS, |app| {
+                share.saturating_sub(held.get(app).copied().unwrap_or(0))
+            })
+            .await?;
+        let started = events.len();
+        for event in events {
+            let permit = self
+                .workers
+                .clone()
+                .try_acquire_owned()
+                .expect("no more events are claimed than workers are free");
+            *self
+                .in_flight
+                .lock()
+                .expect("the in-flight map is never poisoned")
+                .entry(event.app.clone())
+                .or_default() += 1;
+            let state = state.clone();
+            let in_flight = self.in_flight.clone();
+            let finished = self.finished.clone();
+            tokio::spawn(async move {
+                if let Err(e) = deliver_claimed(&state, &event).await {
+                    tracing::warn!(case = %event.case, seq = event.seq, error = %e, "a case event's delivery could not be recorded; its lease runs out and it is claimed again");
+                }
+                let mut held = in_flight.lock().expect("the in-flight map is never poisoned");
+                if let Some(count) = held.get_mut(&event.app) {
+                    *count -= 1;
+                    if *count == 0 {
+                        held.remove(&event.app);
+                    }
+                }
+                drop(held);
+                drop(permit);
+                finished.notify_one();
+            });
+        }
+        Ok(started)
+    }
+}
+
 /// Why a delivery did not happen.
 enum NotDelivered {
-    /// No version of the app serves the case now (halted, revoked): the event
-    /// waits, and the wait does not count as a failed attempt.
+    /// No version of the app serves the case now (halted, revoked), or the
+    /// app is at its share of the instance slots: the event waits, and the
+    /// wait does not count as a failed attempt.
     NotServed(String),
     /// The app or the host failed.
     Failed(String),
 }
 
-/// Claim and deliver one event at a time (so the lease, which covers one
-/// hook call, is never outlived by a queue behind it); the number handled.
-pub async fn deliver_batch(state: &AppState) -> Result<usize, tongban_services::ServiceError> {
-    let mut handled = 0;
-    while handled < 16 {
-        let Some(event) = state.services.claim_case_events(1, OUTBOX_LEASE_MS).await?.pop() else {
-            break;
-        };
-        handled += 1;
-        match deliver_one(state, &event).await {
-            Ok(()) => state.services.mark_event_delivered(&event.case, event.seq).await?,
-            Err(NotDelivered::NotServed(why)) => {
-                tracing::info!(case = %event.case, seq = event.seq, %why, "case event waits for a serving version");
-                state.services.mark_event_waiting(&event, &why).await?;
-            }
-            Err(NotDelivered::Failed(why)) => {
-                tracing::warn!(case = %event.case, seq = event.seq, kind = %event.kind, %why, "case event not delivered");
-                state.services.mark_event_failed(&event, &why).await?;
-            }
+/// Deliver one claimed event and record how it went.
+async fn deliver_claimed(state: &AppState, event: &PendingEvent) -> Result<(), tongban_services::ServiceError> {
+    match deliver_one(state, event).await {
+        Ok(()) => state.services.mark_event_delivered(&event.case, event.seq).await,
+        Err(NotDelivered::NotServed(why)) => {
+            tracing::info!(case = %event.case, seq = event.seq, %why, "case event waits for a serving version");
+            state.services.mark_event_waiting(event, &why).await
+        }
+        Err(NotDelivered::Failed(why)) => {
+            tracing::warn!(case = %event.case, seq = event.seq, kind = %event.kind, %why, "case event not delivered");
+            state.services.mark_event_failed(event, &why).await
         }
     }
-    Ok(handled)
 }
 
 async fn deliver_one(state: &AppState, event: &PendingEvent) -> Result<(), NotDelivered> {
@@ -94,9 +178,7 @@ async fn deliver_one(state: &AppState, event: &PendingEvent) -> Result<(), NotDe
         .serving_app(&event.region, &event.app, &event.subject)
         .await
         .map_err(|e| NotDelivered::NotServed(e.message))?;
-    deliver_to(state, event, &loaded, case_event)
-        .await
-        .map_err(NotDelivered::Failed)
+    deliver_to(state, event, &loaded, case_event).await
 }
 
 async fn deliver_to(
@@ -104,9 +186,9 @@ async fn deliver_to(
     event: &PendingEvent,
     loaded: &tongban_runtime::LoadedApp,
     case_event: CaseEvent,
-) -> Result<(), String> {
+) -> Result<(), NotDelivered> {
     let channel: Channel = serde_json::from_value(serde_json::Value::String(event.channel.clone()))
-        .map_err(|_| format!("unknown channel {}", event.channel))?;
+        .map_err(|_| NotDelivered::Failed(format!("unknown channel {}", event.channel)))?;
     let mut env = state
         .call_env(
             loaded,
@@ -120,7 +202,7 @@ async fn deliver_to(
             },
         )
         .await
-        .map_err(|e| e.message)?;
+        .map_err(|e| NotDelivered::Failed(e.message))?;
     env.event = Some(event.seq);
     let outcome = state
         .call_app(
@@ -134,9 +216,17 @@ async fn deliver_to(
         .await;
     match outcome.result {
         Ok(HookResult::OnEvent(Ok(()))) => Ok(()),
-        Ok(HookResult::OnEvent(Err(e))) => Err(format!("the app answered {}: {}", e.kind, e.detail)),
-        Ok(other) => Err(format!("the app answered the wrong hook: {other:?}")),
-        Err(e) => Err(format!("the call failed: {e}")),
+        Ok(HookResult::OnEvent(Err(e))) => Err(NotDelivered::Failed(format!(
+            "the app answered {}: {}",
+            e.kind, e.detail
+        ))),
+        Ok(other) => Err(NotDelivered::Failed(format!(
+            "the app answered the wrong hook: {other:?}"
+        ))),
+        // The call never started (the app at its share of the instance
+        // slots): the event waits without counting as a failed attempt.
+        Err(e @ tongban_runtime::CallError::Busy { .. }) => Err(NotDelivered::NotServed(e.to_string())),
+        Err(e) => Err(NotDelivered::Failed(format!("the call failed: {e}"))),
     }
 }
 

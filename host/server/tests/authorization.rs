@@ -219,7 +219,7 @@ const MATRIX: &[Rule] = &[
         "POST",
         "/api/v1/serving/{region}/{app}/validate",
         Probe::Json(r#"{"subject":"x","form":{}}"#),
-        SIGNED_IN,
+        &[RegionAdmin, PlatformAdmin],
     ),
     // A citizen's own records.
     rule(
@@ -269,6 +269,13 @@ const MATRIX: &[Rule] = &[
         "/api/v1/payments/reconciliation",
         Probe::Empty,
         &[Auditor, PlatformAdmin],
+    ),
+    rule("GET", "/api/v1/case-events/parked", Probe::Empty, &[PlatformAdmin]),
+    rule(
+        "POST",
+        "/api/v1/case-events/{case}/{seq}/requeue",
+        Probe::Empty,
+        &[PlatformAdmin],
     ),
     rule(
         "GET",
@@ -381,6 +388,59 @@ const MATRIX: &[Rule] = &[
     ),
 ];
 
+/// Whose hook a route may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hooks {
+    /// The caller's own application: a citizen applying or correcting their
+    /// own case, or a window clerk applying for a citizen at the counter.
+    OwnApplication,
+    /// Any app's hook for a subject the caller names: operators only.
+    Operator,
+}
+
+/// Every route that may run an app's `validate` or `submit` hook on the
+/// request path. Any other route that runs one fails the matrix, and so does
+/// a route of [`Hooks::Operator`] that a citizen may use: a citizen reaches
+/// app code only through their own application.
+const HOOK_ROUTES: &[(&str, &str, Hooks)] = &[
+    ("POST", "/api/v1/applications", Hooks::OwnApplication),
+    ("POST", "/api/v1/cases/{id}/steps", Hooks::OwnApplication),
+    ("POST", "/services/{app}/apply", Hooks::OwnApplication),
+    ("POST", "/my/cases/{id}/correction", Hooks::OwnApplication),
+    ("POST", "/work/counter/{app}", Hooks::OwnApplication),
+    ("POST", "/api/v1/serving/{region}/{app}/validate", Hooks::Operator),
+];
+
+fn hooks_of(rule: &Rule) -> Option<Hooks> {
+    HOOK_ROUTES
+        .iter()
+        .find(|(method, path, _)| *method == rule.method && *path == rule.path)
+        .map(|(_, _, hooks)| *hooks)
+}
+
+/// The request-path hook calls (`validate` and `submit`) the server has made,
+/// summed over every app from `/metrics`. Case events run `on-event` in the
+/// background and are not counted, so the figure moves only with requests.
+fn request_hook_calls(agent: &ureq::Agent, base: &str) -> u64 {
+    let text = agent
+        .get(format!("{base}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    text.lines()
+        .filter(|line| line.starts_with("tongban_app_calls_total{"))
+        .filter(|line| line.contains("hook=\"validate\"") || line.contains("hook=\"submit\""))
+        .map(|line| {
+            line.rsplit(' ')
+                .next()
+                .and_then(|n| n.parse::<f64>().ok())
+                .unwrap_or_else(|| panic!("a metrics line without a number: {line}")) as u64
+        })
+        .sum()
+}
+
 /// A route template with its parameters filled by values that exist where
 /// reading is harmless (the demo app, its version, its region, the demo
 /// publisher org) and by unknown ids where acting would change something.
@@ -392,6 +452,8 @@ fn concrete(path: &str) -> String {
         .replace("{key_id}", "no-such-key")
         .replace("{provider}", "sandbox")
         .replace("{id}", "no-such-id")
+        .replace("{case}", "no-such-case")
+        .replace("{seq}", "1")
         + probe_query(path)
 }
 
@@ -766,7 +828,25 @@ fn every_route_allows_exactly_the_roles_in_the_matrix() {
     }
     assert!(crashed.is_empty(), "bad input answered badly:\n{}", crashed.join("\n"));
 
+    // A route that runs any app's hook for a named subject is never open to
+    // citizens.
+    for rule in MATRIX {
+        assert!(
+            !(hooks_of(rule) == Some(Hooks::Operator) && rule.allowed.contains(&Citizen)),
+            "{} {} runs an app's hook for a subject the caller names, yet citizens may use it",
+            rule.method,
+            rule.path
+        );
+    }
+    for (method, path, _) in HOOK_ROUTES {
+        assert!(
+            MATRIX.iter().any(|r| r.method == *method && r.path == *path),
+            "HOOK_ROUTES names {method} {path}, which is not a route"
+        );
+    }
+
     let mut wrong = Vec::new();
+    let mut ran_hooks = Vec::new();
     // Sign-out ends the session, so it goes last.
     let ordered = MATRIX
         .iter()
@@ -780,7 +860,17 @@ fn every_route_allows_exactly_the_roles_in_the_matrix() {
             } else {
                 (tokens.get(&who).map(String::as_str), None)
             };
+            let hooks_before = (who == Citizen).then(|| request_hook_calls(&agent, &server.url));
             let (status, location) = ask(&agent, &server.url, rule, token, session);
+            if let Some(before) = hooks_before {
+                let ran = request_hook_calls(&agent, &server.url) - before;
+                if ran > 0 && hooks_of(rule) != Some(Hooks::OwnApplication) {
+                    ran_hooks.push(format!(
+                        "{} {} as a citizen ran {ran} app hook call(s) that were not the citizen's own application ({status})",
+                        rule.method, rule.path
+                    ));
+                }
+            }
             let expected = rule.allowed.contains(&who);
             let was_denied = denied(status, location.as_deref());
             if status >= 500 || expected == was_denied {
@@ -795,6 +885,7 @@ fn every_route_allows_exactly_the_roles_in_the_matrix() {
         }
     }
     assert!(wrong.is_empty(), "{} wrong answers:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(ran_hooks.is_empty(), "{}", ran_hooks.join("\n"));
 }
 
 #[test]

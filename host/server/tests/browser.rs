@@ -34,7 +34,7 @@ const APP: &str = "cn.gov.hz.amr.sole-proprietor";
 const HANDLING_ORG: &str = "113301060024896013";
 /// The version the publisher uploads, and the capability it adds.
 const UPDATE: &str = "1.1.0";
-const UPDATE_CAPABILITY: &str = "cases = { follow-on = [\"330100-XK-00012-002\"] }";
+const UPDATE_CAPABILITY: &str = tongban_tests::UPDATE_CAPABILITY;
 /// Where zhangsan lives (西湖区), served by the rollout in 杭州市.
 const CITIZEN_REGION: &str = "330106";
 const CITIZEN_SUBJECT: &str = "citizen-zhang-san";
@@ -54,6 +54,19 @@ struct ChromeDriver {
 
 impl ChromeDriver {
     fn start() -> ChromeDriver {
+        // A free port is found by binding and letting go; another process may
+        // take it before chromedriver binds it, and then chromedriver exits:
+        // try again on another port.
+        for attempt in 1..=3 {
+            if let Some(driver) = ChromeDriver::start_on_a_free_port() {
+                return driver;
+            }
+            assert!(attempt < 3, "chromedriver exited three times before answering");
+        }
+        unreachable!("the last attempt either answers or panics")
+    }
+
+    fn start_on_a_free_port() -> Option<ChromeDriver> {
         use std::os::unix::process::CommandExt;
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -67,7 +80,7 @@ impl ChromeDriver {
             .process_group(0)
             .spawn()
             .expect("starting chromedriver");
-        let driver = ChromeDriver {
+        let mut driver = ChromeDriver {
             child,
             url: format!("http://127.0.0.1:{port}"),
         };
@@ -77,12 +90,16 @@ impl ChromeDriver {
             .new_agent();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
+            if let Ok(Some(status)) = driver.child.try_wait() {
+                eprintln!("chromedriver exited ({status}) on port {port}");
+                return None;
+            }
             if agent
                 .get(format!("{}/status", driver.url))
                 .call()
                 .is_ok_and(|r| r.status() == 200)
             {
-                return driver;
+                return Some(driver);
             }
             assert!(
                 Instant::now() < deadline,
@@ -446,7 +463,7 @@ fn served_version(base: &str, token: &str, region: &str, subject: &str) -> Strin
     served["version"].as_str().expect("a version").to_owned()
 }
 
-/// The demo app at 1.1.0 with the follow-on case capability added, signed
+/// The demo app at 1.1.0 with app storage added, signed
 /// with the key in `key_file`, written under `dir`; its absolute path.
 fn signed_update(dir: &Path, key_file: &Path) -> String {
     let key = std::fs::read_to_string(key_file)
@@ -606,7 +623,7 @@ async fn publisher_uploads(j: &Journey, package: &str) {
     assert_eq!(state.attr("data-state").await.unwrap().as_deref(), Some("in-review"));
     let gains = j.text("table.capability-diff mark").await;
     assert!(!gains.is_empty(), "the added capability is highlighted");
-    assert!(j.text("table.capability-diff").await.contains("cases"));
+    assert!(j.text("table.capability-diff").await.contains("storage"));
     j.screenshot("06-publisher-uploads-1.1.0").await;
 }
 
@@ -618,7 +635,7 @@ async fn reviewer_approves(j: &Journey) {
     j.click(&format!("a[href='/reviews/{APP}/{UPDATE}']")).await;
     j.wait_for_path("the submission", |p| p == format!("/reviews/{APP}/{UPDATE}"))
         .await;
-    assert!(j.text("table.capability-diff").await.contains("cases"));
+    assert!(j.text("table.capability-diff").await.contains("storage"));
     let acks = j
         .client
         .find_all(Locator::Css("input[name='ack']"))

@@ -75,17 +75,17 @@ fn deleting_a_capability_makes_check_fail_naming_the_import() {
     package.manifest_text = package
         .manifest_text
         .lines()
-        .filter(|l| !l.starts_with("storage ="))
+        .filter(|l| !l.starts_with("cases ="))
         .collect::<Vec<_>>()
         .join("\n");
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("no-storage.tbpkg");
+    let path = dir.path().join("no-cases.tbpkg");
     package.write(&path).unwrap();
     let output = tongban(&["app", "check", path.to_str().unwrap()], &repo_root());
     let shown = text(&output);
     assert_eq!(output.status.code(), Some(1), "{shown}");
     assert!(shown.contains("✗ imports"), "{shown}");
-    assert!(shown.contains("tongban:platform/storage@0.1.0"), "{shown}");
+    assert!(shown.contains("tongban:platform/cases@0.1.0"), "{shown}");
     assert!(shown.contains("未通过 / failed: 1 problem(s)"), "{shown}");
 }
 
@@ -97,7 +97,7 @@ fn check_lists_every_problem_at_once() {
         .replace("cn.gov.hz.amr.sole-proprietor", "SoleProprietor")
         .replace("platform = \"^0.1\"", "platform = \"^0.9\"")
         .replace("memory-mib = 32", "memory-mib = 100000")
-        .replace("storage = { quota-kib = 256 }\n", "");
+        .replace("cases = {}\n", "");
     package
         .files
         .insert("forms/apply.json".into(), br#"{"type": 12}"#.to_vec());

@@ -181,15 +181,6 @@ fn application(trade_name: &str, key: &str) -> Value {
     })
 }
 
-/// Today's civil date in China Standard Time, `YYYY-MM-DD`.
-fn chrono_today() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    tongban_services::cases::calendar::WorkCalendar::date_of(now).to_string()
-}
-
 /// Wait for `ready` to hold, for at most `seconds`.
 fn eventually(what: &str, seconds: u64, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -305,12 +296,18 @@ fn first_app_path(store: &Store, work: &Path) {
         "{}",
         page.body
     );
+    // Opening the page changes nothing (a GET never changes state), and a
+    // visitor who holds the link but is not the citizen the fee belongs to
+    // may pay but never decline.
     assert!(
-        page.body.contains("started"),
-        "opening the page starts the payment, it does not pay: {}",
+        page.body.contains("created") && !page.body.contains("value=\"decline\""),
+        "opening the page leaves the payment as it was, and offers a stranger no decline: {}",
         page.body
     );
     let token = page_client::hidden(&page.body, "csrf");
+    let declined = bank.post(&pay_url, &[("csrf", &token), ("decision", "decline")]);
+    assert_eq!(declined.status, 403, "{}", declined.body);
+    assert!(declined.body.contains("created"), "{}", declined.body);
     let paid = bank.post(&pay_url, &[("csrf", &token), ("decision", "pay")]);
     assert_eq!(paid.status, 200, "{}", paid.body);
     assert!(
@@ -343,7 +340,7 @@ fn first_app_path(store: &Store, work: &Path) {
     );
     assert_eq!(accepted["stage"], "accepted");
     assert!(accepted["due_at"].as_i64().unwrap() > accepted["accepted_at"].as_i64().unwrap());
-    eventually("the accepted notification", 10, || {
+    eventually("the accepted notification", 30, || {
         let inbox = http.get_json(Some(&p.citizen), "/api/v1/me/inbox");
         inbox.as_array().unwrap().iter().any(|m| {
             m["template"] == "accepted"
@@ -375,7 +372,7 @@ fn first_app_path(store: &Store, work: &Path) {
 
     // The app issues the licence on the approved event.
     let mut licence = Value::Null;
-    eventually("the business licence", 10, || {
+    eventually("the business licence", 30, || {
         let wallet = http.get_json(Some(&p.citizen), "/api/v1/me/certificates");
         if let Some(found) = wallet
             .as_array()
@@ -405,7 +402,7 @@ fn first_app_path(store: &Store, work: &Path) {
     // marks the event delivered only after the hook returns, so the delivery
     // mark may trail the licence by a moment.
     let mut shown = Value::Null;
-    eventually("the delivery of every event for the app", 10, || {
+    eventually("the delivery of every event for the app", 30, || {
         shown = http.get_json(Some(&p.citizen), &format!("/api/v1/cases/{case}"));
         shown["timeline"]
             .as_array()
@@ -489,8 +486,13 @@ fn first_app_path(store: &Store, work: &Path) {
     );
     assert!(verify.contains("provenance records match"), "{verify}");
 
-    // The fee shows in the accepting org's reconciliation for today (UTC+8).
-    let today = chrono_today();
+    // The fee shows in the accepting org's reconciliation for the day it
+    // was paid (UTC+8).
+    let paid = http.get_json(Some(&p.citizen), &format!("/api/v1/cases/{case}"));
+    let settled_at = paid["payments"][0]["settled_at"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("the fee has settled: {paid}"));
+    let today = tongban_services::cases::calendar::WorkCalendar::date_of(settled_at).to_string();
     let report = http.get_json(
         Some(&p.clerk),
         &format!("/api/v1/payments/reconciliation?org={BUREAU}&date={today}"),

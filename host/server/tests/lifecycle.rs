@@ -128,7 +128,7 @@ fn lifecycle(store: &Store, root: &Path) {
         published.contains("published cn.gov.hz.amr.sole-proprietor@1.0.0"),
         "{published}"
     );
-    assert!(published.contains("+ capability/storage"), "{published}");
+    assert!(published.contains("+ capability/cases"), "{published}");
     if store.blob_url.is_some() {
         // The package went to the S3-compatible store, not to a local folder.
         assert!(!store.data_dir.join("node-a/blobs").exists());
@@ -152,7 +152,7 @@ fn lifecycle(store: &Store, root: &Path) {
         "{shown}"
     );
     let unacknowledged = cli.refused(Some(&reviewer), &["review", "approve", APP, "1.0.0"]);
-    assert!(unacknowledged.contains("capability/storage"), "{unacknowledged}");
+    assert!(unacknowledged.contains("capability/cases"), "{unacknowledged}");
     let no_reason = cli.run(Some(&reviewer), &["review", "reject", APP, "1.0.0"]);
     assert!(!no_reason.status.success() && text(&no_reason).contains("--reason"));
     approve(&cli, &reviewer, "1.0.0");
@@ -180,16 +180,12 @@ fn lifecycle(store: &Store, root: &Path) {
     cli_b.served_soon(&reviewer, "citizen-9", Some("1.0.0"));
 
     // 1.1.0 adds a capability: the diff shows it, the reviewer acknowledges it.
-    let v2 = package_file(
-        &work,
-        "1.1.0",
-        Some("cases = { follow-on = [\"330100-XK-00012-002\"] }"),
-    );
+    let v2 = package_file(&work, "1.1.0", Some(tongban_tests::UPDATE_CAPABILITY));
     let published = cli.ok(
         Some(&publisher),
         &["app", "publish", &v2, "--key", key.to_str().unwrap()],
     );
-    assert!(published.contains("+ capability/cases"), "{published}");
+    assert!(published.contains("+ capability/storage"), "{published}");
     let shown = cli.ok(Some(&reviewer), &["review", "show", APP, "1.1.0"]);
     assert!(!acks_from_show(&shown).is_empty(), "{shown}");
     approve(&cli, &reviewer, "1.1.0");
@@ -299,8 +295,14 @@ fn bad_packages_are_refused(cli: &Cli, publisher: &str, key: &Path, work: &Path)
         padded.files.insert(format!("assets/padding-{part}.bin"), noise);
     }
     let padded = write_package(work, "padded", &padded);
+    // The server refuses it on its declared length, before the body is sent
+    // (`Expect: 100-continue`), so the CLI always shows the refusal, naming
+    // the limit, and never a broken upload.
     let refused = cli.refused(Some(publisher), &["app", "publish", &padded, "--key", key]);
-    assert!(refused.contains("413 payload_too_large"), "{refused}");
+    assert!(
+        refused.contains("413 payload_too_large") && refused.contains("at most 2097152 bytes"),
+        "{refused}"
+    );
 
     let tampered = package_file(work, "1.0.0", None);
     cli.ok(None, &["app", "sign", &tampered, "--key", key]);

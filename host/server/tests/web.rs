@@ -163,6 +163,42 @@ fn the_pages_work_without_javascript_and_refuse_bad_requests() {
     let cases = citizen.get("/my/cases");
     assert_eq!(cases.body.matches("href=\"/my/cases/").count(), 1, "{}", cases.body);
 
+    // The fee: opening the pay page changes nothing; anyone holding the link
+    // sees no decline button and may not decline; someone else signed in (a
+    // clerk: 李四 is locked out by the rate limit above) may not either; only
+    // 张三, signed in, declines his own fee.
+    let pay_path = case_page
+        .body
+        .split("href=\"")
+        .map(|rest| rest.split('"').next().unwrap())
+        .find(|href| href.starts_with("/pay/"))
+        .unwrap_or_else(|| panic!("no pay link on {}", case_page.body))
+        .to_owned();
+    let mut stranger = Browser::new(&server.url);
+    let opened = stranger.get(&pay_path);
+    let opened_again = stranger.get(&pay_path);
+    assert!(
+        opened_again.body.contains("created") && !opened.body.contains("value=\"decline\""),
+        "a GET changes no state and offers a stranger no decline: {}",
+        opened_again.body
+    );
+    let stranger_token = hidden(&opened.body, "csrf");
+    let refused = stranger.post(&pay_path, &[("csrf", &stranger_token), ("decision", "decline")]);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let mut someone_else = Browser::new(&server.url);
+    sign_in(&mut someone_else, "clerk");
+    let other = someone_else.get(&pay_path);
+    let other_token = hidden(&other.body, "csrf");
+    let refused = someone_else.post(&pay_path, &[("csrf", &other_token), ("decision", "decline")]);
+    assert_eq!(refused.status, 403, "someone else may not decline: {}", refused.body);
+    assert!(refused.body.contains("created"), "{}", refused.body);
+    let own = citizen.get(&pay_path);
+    assert!(own.body.contains("value=\"decline\""), "{}", own.body);
+    let own_token = hidden(&own.body, "csrf");
+    let declined = citizen.post(&pay_path, &[("csrf", &own_token), ("decision", "decline")]);
+    assert_eq!(declined.status, 200, "{}", declined.body);
+    assert!(declined.body.contains("已取消支付"), "{}", declined.body);
+
     // Wallet, consents and inbox pages.
     let wallet = citizen.get("/my/wallet");
     assert!(

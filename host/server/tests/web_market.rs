@@ -16,7 +16,8 @@ mod page_client;
 use page_client::{Browser, hidden, sign_in};
 
 const APP: &str = "cn.gov.hz.amr.sole-proprietor";
-const CASES_LINE: &str = "cases = { follow-on = [\"330100-XK-00012-002\"] }";
+/// The capability 1.1.0 adds.
+const UPDATE_LINE: &str = tongban_tests::UPDATE_CAPABILITY;
 
 /// A signed-in session that uploads files the way a browser's
 /// `multipart/form-data` form does. `page_client::Browser` posts URL-encoded
@@ -171,14 +172,14 @@ fn publishing_and_reviewing_through_the_pages() {
 
     let key =
         SigningKey::from_file_text(&std::fs::read_to_string(data.join("demo").join("publisher.key")).unwrap()).unwrap();
-    let mut package = sole_proprietor_at("1.1.0", Some(CASES_LINE));
+    let mut package = sole_proprietor_at("1.1.0", Some(UPDATE_LINE));
     package.sign(&key);
     let signed = package.to_bytes();
     let (status, body) = uploader.upload(None, "sole-proprietor-1.1.0.tbpkg", &signed);
     assert_eq!(status, 403, "an upload without the CSRF token is refused: {body}");
     let (status, body) = uploader.upload(Some("not-the-token"), "sole-proprietor-1.1.0.tbpkg", &signed);
     assert_eq!(status, 403, "{body}");
-    let unsigned = sole_proprietor_at("1.1.0", Some(CASES_LINE));
+    let unsigned = sole_proprietor_at("1.1.0", Some(UPDATE_LINE));
     let (status, body) = uploader.upload(Some(&csrf), "unsigned.tbpkg", &unsigned.to_bytes());
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("error-summary") && body.contains("签名无效"), "{body}");
@@ -198,7 +199,7 @@ fn publishing_and_reviewing_through_the_pages() {
         receipt.contains("<code>manifest-schema</code>") && receipt.contains("<code>imports</code>"),
         "the check report: {receipt}"
     );
-    let added = diff_row(&receipt, "capability/cases");
+    let added = diff_row(&receipt, "capability/storage");
     assert!(added.contains("cap-added") && added.contains("background"), "{added}");
     let kept = diff_row(&receipt, "identity.attributes/name");
     assert!(kept.contains("cap-unchanged"), "{kept}");
@@ -234,7 +235,7 @@ fn publishing_and_reviewing_through_the_pages() {
     assert_eq!(review.status, 200, "{}", review.body);
     assert!(review.body.contains("<pre class=\"manifest\">") && review.body.contains("杭州市市场监督管理局"));
     let acks = ack_values(&review.body);
-    assert!(acks.contains(&"capability/cases".to_owned()), "{acks:?}");
+    assert!(acks.contains(&"capability/storage".to_owned()), "{acks:?}");
     assert!(
         review.body.contains("id=\"ack-1\"") && review.body.contains("<label for=\"ack-1\""),
         "{}",
@@ -260,14 +261,14 @@ fn publishing_and_reviewing_through_the_pages() {
         none.body.contains("error-summary")
             && none.body.contains("批准前须逐项确认新增的权限")
             && none.body.contains("not yet acknowledged")
-            && none.body.contains("capability/cases")
+            && none.body.contains("capability/storage")
             && none.body.contains("href=\"#ack-1\""),
         "{}",
         none.body
     );
     assert!(
         acks.len() >= 2,
-        "1.1.0 adds the cases capability and a follow-on item: {acks:?}"
+        "1.1.0 adds the storage capability and its quota: {acks:?}"
     );
     let some = reviewer.post(&path, &[("csrf", &csrf), ("decision", "approve"), ("ack", &acks[0])]);
     assert_eq!(some.status, 422, "{}", some.body);

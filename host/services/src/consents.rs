@@ -106,7 +106,7 @@ impl Services {
     /// Every consent of a subject, newest first.
     pub async fn consents_of(&self, subject: &str) -> ServiceResult<Vec<Consent>> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM consents WHERE subject_id = $1 ORDER BY requested_at DESC, id"
+            "SELECT {COLUMNS} FROM consents WHERE subject_id = $1 ORDER BY requested_at DESC, id DESC"
         ))
         .bind(subject)
         .fetch_all(self.db().pool())
@@ -188,7 +188,7 @@ impl Services {
     ) -> ServiceResult<Consent> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM consents WHERE subject_id = $1 AND app_id = $2
-             ORDER BY requested_at DESC, id"
+             ORDER BY requested_at DESC, id DESC"
         ))
         .bind(subject)
         .bind(app)

@@ -27,8 +27,18 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use tongban_store::now_ms;
 
+pub use tongban_registry::manifest::NotifyQuota;
+
 use crate::Services;
 use crate::error::{ServiceError, ServiceResult};
+
+/// The start (00:00, UTC+8) of the civil day of a timestamp, in ms: the
+/// window the daily message bounds count in.
+pub fn civil_day_start(ms: i64) -> i64 {
+    const DAY_MS: i64 = 24 * 3_600_000;
+    const OFFSET_MS: i64 = 8 * 3_600_000;
+    (ms + OFFSET_MS).div_euclid(DAY_MS) * DAY_MS - OFFSET_MS
+}
 
 /// The most bytes one parameter value may have.
 pub const MAX_PARAM_BYTES: usize = 1024;
@@ -374,10 +384,53 @@ impl Services {
         params: &[(String, String)],
         case: Option<&str>,
     ) -> ServiceResult<String> {
+        self.insert_message(once, app, subject, template, template_text, params, case, None)
+            .await
+    }
+
+    /// An app's message, held to the app's daily bounds: at most
+    /// `quota.per_subject_per_day` messages to one subject and
+    /// `quota.per_app_per_day` in all per civil day (UTC+8). A send past a
+    /// bound is `QuotaExceeded` and stores nothing; a redelivery with the
+    /// same `once` key answers the first message and counts nothing. (The
+    /// per-call bound is the capability's, which counts attempts.)
+    #[allow(clippy::too_many_arguments)]
+    pub async fn send_app_notification(
+        &self,
+        once: Option<&str>,
+        app: &str,
+        subject: &str,
+        template: &str,
+        template_text: &str,
+        params: &[(String, String)],
+        case: Option<&str>,
+        quota: &NotifyQuota,
+    ) -> ServiceResult<String> {
+        self.insert_message(once, app, subject, template, template_text, params, case, Some(quota))
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_message(
+        &self,
+        once: Option<&str>,
+        app: &str,
+        subject: &str,
+        template: &str,
+        template_text: &str,
+        params: &[(String, String)],
+        case: Option<&str>,
+        quota: Option<&NotifyQuota>,
+    ) -> ServiceResult<String> {
         check_name("app", app)?;
         check_name("template name", template)?;
         if let Some(case) = case {
             check_name("case", case)?;
+        }
+        if let Some(key) = once
+            && let Some(id) = self.message_with_key(key).await?
+        {
+            return Ok(id);
         }
         let body = render(template_text, params)?;
         let email: Option<String> = sqlx::query("SELECT email FROM subjects WHERE id = $1")
@@ -393,10 +446,32 @@ impl Services {
             "none"
         };
         let id = crate::fresh_id("msg");
+        let now = now_ms();
+        let (day_start, per_subject, per_app) = match quota {
+            Some(q) => (
+                civil_day_start(now),
+                i64::from(q.per_subject_per_day),
+                i64::from(q.per_app_per_day),
+            ),
+            None => (now, i64::MAX, i64::MAX),
+        };
+        // The counts and the insert are one statement; on PostgreSQL it runs
+        // under a per-app advisory lock, so two concurrent sends cannot both
+        // squeeze under a bound (SQLite serialises writers already).
+        let mut tx = self.db().pool().begin().await?;
+        if quota.is_some() && self.db().backend() == tongban_store::Backend::Postgres {
+            sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS held")
+                .bind(format!("notify:{app}"))
+                .execute(&mut *tx)
+                .await?;
+        }
         let inserted = sqlx::query(
             "INSERT INTO notifications (id, subject_id, app_id, template, body, case_id, created_at, read_at,
                                         email_state, email_error, once_key)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, NULL, $9)
+             SELECT $1, $2, $3, $4, $5, $6, $7, NULL, $8, NULL, $9
+             WHERE $10 >= $7
+                OR ((SELECT COUNT(*) FROM notifications WHERE app_id = $3 AND subject_id = $2 AND created_at >= $10) < $11
+                    AND (SELECT COUNT(*) FROM notifications WHERE app_id = $3 AND created_at >= $10) < $12)
              ON CONFLICT (once_key) DO NOTHING",
         )
         .bind(&id)
@@ -405,21 +480,38 @@ impl Services {
         .bind(template)
         .bind(&body)
         .bind(case)
-        .bind(now_ms())
+        .bind(now)
         .bind(email_state)
         .bind(once)
-        .execute(self.db().pool())
+        .bind(day_start)
+        .bind(per_subject)
+        .bind(per_app)
+        .execute(&mut *tx)
         .await?;
-        match once {
-            Some(key) if inserted.rows_affected() == 0 => {
-                Ok(sqlx::query("SELECT id FROM notifications WHERE once_key = $1")
-                    .bind(key)
-                    .fetch_one(self.db().pool())
-                    .await?
-                    .try_get(0)?)
-            }
-            _ => Ok(id),
+        tx.commit().await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(id);
         }
+        if let Some(key) = once
+            && let Some(id) = self.message_with_key(key).await?
+        {
+            return Ok(id);
+        }
+        let q = quota.expect("only a bounded send can be refused");
+        Err(ServiceError::QuotaExceeded(format!(
+            "app {app} may send one person at most {} and everyone at most {} messages a day; today's are used up",
+            q.per_subject_per_day, q.per_app_per_day
+        )))
+    }
+
+    /// The id of the message sent under a `once` key, if any.
+    async fn message_with_key(&self, key: &str) -> ServiceResult<Option<String>> {
+        Ok(sqlx::query("SELECT id FROM notifications WHERE once_key = $1")
+            .bind(key)
+            .fetch_optional(self.db().pool())
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?)
     }
 
     /// A subject's inbox, newest first (messages of the same millisecond in

@@ -159,12 +159,21 @@ impl Services {
     /// citizen at the counter by their ID card). The final check character X
     /// matches in either case, however the identity source stored it.
     pub async fn subject_by_id_number(&self, id_number: &str) -> ServiceResult<Subject> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM subjects WHERE UPPER(id_number) = $1"))
-            .bind(id_number.trim().to_uppercase())
-            .fetch_optional(self.db().pool())
-            .await?
-            .ok_or_else(|| ServiceError::not_found("no person with this ID number is registered"))?;
-        Ok(from_row(&row)?)
+        // Two people on record with one ID number would be a data error; the
+        // counter must not pick one of them at random.
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM subjects WHERE UPPER(id_number) = $1 ORDER BY id LIMIT 2"
+        ))
+        .bind(id_number.trim().to_uppercase())
+        .fetch_all(self.db().pool())
+        .await?;
+        match rows.as_slice() {
+            [] => Err(ServiceError::not_found("no person with this ID number is registered")),
+            [row] => Ok(from_row(row)?),
+            _ => Err(ServiceError::conflict(
+                "more than one person is registered with this ID number; the identity records need correcting",
+            )),
+        }
     }
 
     /// The handle `app` sees for `subject_id`, remembered so that the same app

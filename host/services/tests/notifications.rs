@@ -616,12 +616,14 @@ fn with_smtp(db: &Database, settings: SmtpSettings) -> Services {
     )
 }
 
-/// A port on 127.0.0.1 that nothing listens on.
-fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    port
+/// A port on 127.0.0.1 that nothing listens on, held (bound, never
+/// listening) for as long as the socket lives, so no other process can start
+/// listening on it meanwhile: a connection is refused every time.
+fn closed_port() -> (u16, tokio::net::TcpSocket) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    (port, socket)
 }
 
 #[tokio::test]
@@ -742,7 +744,8 @@ async fn two_nodes_delivering_at_once_send_each_message_once() {
 #[tokio::test]
 async fn delivery_to_a_closed_port_fails_promptly() {
     for backend in backends("notify_closed").await {
-        let settings = SmtpSettings::new("127.0.0.1", closed_port(), "noreply@tongban.example");
+        let (port, _held) = closed_port();
+        let settings = SmtpSettings::new("127.0.0.1", port, "noreply@tongban.example");
         let services = with_smtp(&backend.db, settings);
         services
             .upsert_subject(&person("p-1", Some("zhangsan@example.cn")))
@@ -916,7 +919,8 @@ async fn starttls_is_required_when_configured() {
 #[tokio::test]
 async fn bad_settings_are_refused_before_anything_is_claimed() {
     let backend = backends("notify_settings").await.remove(0);
-    let bad_sender = SmtpSettings::new("127.0.0.1", closed_port(), "not an address");
+    let (port, _held) = closed_port();
+    let bad_sender = SmtpSettings::new("127.0.0.1", port, "not an address");
     let services = with_smtp(&backend.db, bad_sender.clone());
     services
         .upsert_subject(&person("p-1", Some("zhangsan@example.cn")))

@@ -2,6 +2,8 @@
 //! `TONGBAN_TEST_DATABASE_URL` names an admin connection (each test gets its
 //! own scratch database). Every scenario runs on each backend in turn.
 
+mod common;
+
 use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveTime};
@@ -737,6 +739,8 @@ async fn concurrent_refunds_never_overdraw() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reconciliation_totals_the_org_day() {
+    // Every payment of the test settles on one civil day.
+    common::away_from_midnight(std::time::Duration::from_secs(60)).await;
     for b in backends("reconciliation").await {
         let first = paid(&b, "fee-1", 5000).await;
         let second = paid(&b, "fee-2", 3000).await;

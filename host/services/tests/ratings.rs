@@ -8,6 +8,8 @@
 //! In CI a missing PostgreSQL URL fails these tests instead of skipping them,
 //! as elsewhere in the workspace.
 
+mod common;
+
 use std::time::Duration;
 
 use chrono::{Datelike, Duration as Days, FixedOffset, NaiveDate, TimeZone, Weekday};
@@ -143,16 +145,6 @@ fn fifteen_working_days_after(start: i64) -> i64 {
         .single()
         .unwrap()
         .timestamp_millis()
-}
-
-/// Wait out the last seconds of a China day, so that "today" in the test is
-/// the day of the rating.
-async fn away_from_midnight() {
-    let day = 86_400_000;
-    let into_day = (now_ms() + 8 * 3_600_000).rem_euclid(day);
-    if day - into_day < 30_000 {
-        tokio::time::sleep(Duration::from_millis((day - into_day + 200) as u64)).await;
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -460,7 +452,7 @@ async fn a_bad_level_or_an_over_long_comment_is_invalid_naming_the_field() {
 
 #[tokio::test]
 async fn a_dissatisfied_rating_opens_a_remediation_item_due_in_15_working_days() {
-    away_from_midnight().await;
+    common::away_from_midnight(Duration::from_secs(30)).await;
     for b in backends("remediation_due").await {
         let case = delivered(&b).await;
         let rating = b

@@ -22,6 +22,14 @@ use sha2::{Digest, Sha256};
 
 use crate::StoreError;
 
+/// One stored blob, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlob {
+    pub digest: String,
+    pub size: u64,
+    pub written_at_ms: i64,
+}
+
 /// The blob store.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
@@ -119,13 +127,49 @@ impl BlobStore {
     }
 
     /// Store bytes; returns their digest. Storing the same bytes twice is a no-op.
-    pub async fn put(&self, bytes: &[u8]) -> Result<String, StoreError> {
-        let digest = hex::encode(Sha256::digest(bytes));
+    /// The bytes are handed over, not copied.
+    pub async fn put(&self, bytes: impl Into<bytes::Bytes>) -> Result<String, StoreError> {
+        let bytes: bytes::Bytes = bytes.into();
+        let digest = hex::encode(Sha256::digest(&bytes));
         self.inner
-            .put(&Self::path(&digest), PutPayload::from(bytes.to_vec()))
+            .put(&Self::path(&digest), PutPayload::from(bytes))
             .await
             .map_err(|e| StoreError::Blob(e.to_string()))?;
         Ok(digest)
+    }
+
+    /// Remove a blob; removing a missing one is not an error.
+    pub async fn delete(&self, digest: &str) -> Result<(), StoreError> {
+        match self.inner.delete(&Self::path(digest)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(StoreError::Blob(e.to_string())),
+        }
+    }
+
+    /// Every stored blob: its digest, size and when it was last written (ms
+    /// since the epoch).
+    pub async fn list(&self) -> Result<Vec<StoredBlob>, StoreError> {
+        use futures_util::TryStreamExt;
+        let prefix = ObjectPath::from("sha256");
+        let listed: Vec<object_store::ObjectMeta> = self
+            .inner
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|e| StoreError::Blob(e.to_string()))?;
+        let mut blobs: Vec<StoredBlob> = listed
+            .into_iter()
+            .filter_map(|meta| {
+                let digest = meta.location.filename()?.to_owned();
+                (digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit())).then(|| StoredBlob {
+                    digest,
+                    size: meta.size,
+                    written_at_ms: meta.last_modified.timestamp_millis(),
+                })
+            })
+            .collect();
+        blobs.sort_by(|a, b| a.digest.cmp(&b.digest));
+        Ok(blobs)
     }
 
     /// Read a blob and verify it against its digest.

@@ -14,7 +14,7 @@
 mod blob;
 mod error;
 
-pub use blob::BlobStore;
+pub use blob::{BlobStore, StoredBlob};
 pub use error::StoreError;
 
 use std::path::Path;

@@ -6,18 +6,20 @@
 //! - `submit` takes the operator's identity from the platform instead of an
 //!   uploaded scan (免提交): the verified name and masked ID number, under the
 //!   citizen's consent, must match the form, and a valid resident ID card
-//!   certificate must be on record. It asks for the licence fee, queues the
-//!   case for the accepting org as a commitment item (承诺件), and keeps what
-//!   the licence will need in app storage.
+//!   certificate must be on record. It asks for the licence fee and queues the
+//!   case for the accepting org as a commitment item (承诺件).
 //! - `on-event` tells the applicant when the case is accepted, and issues the
-//!   electronic business licence when it is approved.
+//!   electronic business licence when it is approved. It reads the submitted
+//!   form back from the platform (`cases.get`) rather than copying it into app
+//!   storage, so the app keeps no per-case state and the number of open cases
+//!   is not bounded by a storage quota.
 
 pub mod rules;
 
 use serde::{Deserialize, Serialize};
 use tongban_sdk::{
-    App, CertificateStatus, Context, Error, Event, FieldError, Outcome, Purpose, certificates, identity, log, notify,
-    payments, storage,
+    App, Certificate, CertificateStatus, Context, Error, Event, FieldError, Outcome, Purpose, cases, certificates,
+    identity, log, notify, payments,
 };
 
 /// The certificate type this app issues.
@@ -45,7 +47,13 @@ pub fn masked(id_number: &str) -> String {
     chars
         .iter()
         .enumerate()
-        .map(|(i, c)| if (4..14).contains(&i) { '*' } else { c.to_ascii_uppercase() })
+        .map(|(i, c)| {
+            if (4..14).contains(&i) {
+                '*'
+            } else {
+                c.to_ascii_uppercase()
+            }
+        })
         .collect()
 }
 
@@ -76,17 +84,40 @@ pub struct Business {
     pub capital_yuan: Option<u64>,
 }
 
-/// What `submit` keeps for `on-event`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PendingLicence {
-    pub applicant: String,
-    pub trade_name: String,
-    /// The resident ID card certificate that proved the operator's identity.
-    pub id_card: String,
-    pub registered_name: String,
-    pub operator_name: String,
-    pub address: String,
-    pub scope: String,
+/// The case as `on-event` reads it back: the applicant's handle and the form
+/// the platform stored with the case.
+struct SubmittedCase {
+    applicant: String,
+    form: Application,
+}
+
+fn submitted(case: &str) -> Result<SubmittedCase, Error> {
+    let info = cases::get(case)?;
+    let form = serde_json::from_str(&info.form)
+        .map_err(|e| Error::Invalid(format!("the stored form of case {case} does not read: {e}")))?;
+    Ok(SubmittedCase {
+        applicant: info.applicant,
+        form,
+    })
+}
+
+/// The applicant's valid resident ID card, read under their consent for this item.
+fn valid_id_card(ctx: &Context) -> Result<Certificate, Error> {
+    certificates::held(&[ID_CARD_TYPE], &purpose(ctx))?
+        .into_iter()
+        .find(|c| c.status == CertificateStatus::Valid)
+        .ok_or_else(|| Error::NotFound("没有有效的居民身份证电子证照 / no valid resident ID card on record".into()))
+}
+
+/// The business scope as printed on the licence.
+fn printed_scope(business: &Business) -> String {
+    business
+        .scope
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("；")
 }
 
 /// The registered name: region, trade name, industry and 店 (e.g. 杭州市西湖区西湖小厨餐饮店).
@@ -121,7 +152,6 @@ impl App for SoleProprietor {
     }
 
     fn submit(ctx: &Context, case: &str, form: Application) -> Result<Outcome, Error> {
-        let session = identity::current()?;
         let why = purpose(ctx);
         let attributes = identity::attributes(&["name", "id-number-masked"], &why)?;
         let value = |name: &str| {
@@ -143,52 +173,32 @@ impl App for SoleProprietor {
                     .into(),
             ));
         }
-        let id_card = certificates::held(&[ID_CARD_TYPE], &why)?
-            .into_iter()
-            .find(|c| c.status == CertificateStatus::Valid)
-            .ok_or_else(|| {
-                Error::NotFound("没有有效的居民身份证电子证照 / no valid resident ID card on record".into())
-            })?;
+        valid_id_card(ctx)?;
         payments::create(
             case,
             LICENCE_FEE_FEN,
             "营业执照纸质副本工本费 / fee for the paper copy of the licence",
             &format!("licence-fee/{case}"),
         )?;
-        let pending = PendingLicence {
-            applicant: session.subject,
-            trade_name: form.business.trade_name.trim().to_owned(),
-            id_card: id_card.id,
-            registered_name: registered_name(&ctx.region, &form.business),
-            operator_name: form.operator.name.trim().to_owned(),
-            address: form.business.address.trim().to_owned(),
-            scope: form
-                .business
-                .scope
-                .iter()
-                .map(|s| s.trim())
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-                .join("；"),
-        };
-        storage::set_json(&format!("case/{case}"), &pending)?;
         log::info(&format!(
             "case {case} queued as a commitment item for {}",
-            pending.registered_name
+            registered_name(&ctx.region, &form.business)
         ));
         Ok(Outcome::Queued)
     }
 
-    fn on_event(_ctx: &Context, case: &str, event: Event) -> Result<(), Error> {
+    fn on_event(ctx: &Context, case: &str, event: Event) -> Result<(), Error> {
         match event {
             Event::Accepted => {
-                let pending: PendingLicence = storage::get_json(&format!("case/{case}"))?
-                    .ok_or_else(|| Error::NotFound(format!("no submission stored for case {case}")))?;
+                let submitted = submitted(case)?;
                 let params = vec![
-                    ("trade-name".to_owned(), pending.trade_name.clone()),
+                    (
+                        "trade-name".to_owned(),
+                        submitted.form.business.trade_name.trim().to_owned(),
+                    ),
                     ("case".to_owned(), case.to_owned()),
                 ];
-                notify::send(&pending.applicant, "accepted", &params, Some(case))?;
+                notify::send(&submitted.applicant, "accepted", &params, Some(case))?;
                 Ok(())
             }
             Event::Paid(payment) => {
@@ -200,27 +210,27 @@ impl App for SoleProprietor {
                 Ok(())
             }
             Event::Approved(_) => {
-                let pending: PendingLicence = storage::get_json(&format!("case/{case}"))?
-                    .ok_or_else(|| Error::NotFound(format!("no submission stored for case {case}")))?;
+                let SubmittedCase { form, .. } = submitted(case)?;
+                let id_card = valid_id_card(ctx)?;
+                let operator = form.operator.name.trim().to_owned();
                 let fields = vec![
-                    ("名称".to_owned(), pending.registered_name.clone()),
-                    ("经营者".to_owned(), pending.operator_name.clone()),
+                    ("名称".to_owned(), registered_name(&ctx.region, &form.business)),
+                    ("经营者".to_owned(), operator.clone()),
                     ("组成形式".to_owned(), "个人经营".to_owned()),
-                    ("经营场所".to_owned(), pending.address.clone()),
-                    ("经营范围".to_owned(), pending.scope.clone()),
-                    ("身份核验".to_owned(), pending.id_card.clone()),
-                    ("holder-name".to_owned(), pending.operator_name.clone()),
+                    ("经营场所".to_owned(), form.business.address.trim().to_owned()),
+                    ("经营范围".to_owned(), printed_scope(&form.business)),
+                    ("身份核验".to_owned(), id_card.id),
+                    ("holder-name".to_owned(), operator),
                 ];
                 let licence = certificates::issue(case, LICENCE_TYPE, None, &fields)?;
                 log::info(&format!("case {case}: business licence {} issued", licence.id));
-                storage::delete(&format!("case/{case}"))?;
                 Ok(())
             }
             Event::Denied(reason) | Event::CorrectionRequested(reason) => {
                 log::info(&format!("case {case}: {reason}"));
                 Ok(())
             }
-            Event::Withdrawn => storage::delete(&format!("case/{case}")),
+            Event::Withdrawn => Ok(()),
         }
     }
 }
@@ -323,7 +333,7 @@ mod tests {
         let ctx = testkit::context("330106");
         let outcome = testkit::submit::<SoleProprietor>(&ctx, "C-1", &good_form()).unwrap();
         assert_eq!(outcome, Outcome::Queued);
-        assert!(host.storage().contains_key("case/C-1"));
+        assert!(host.storage().is_empty(), "the app keeps no per-case state");
         let fees = host.payments();
         assert_eq!(fees.len(), 1);
         assert_eq!(fees[0].amount_fen, LICENCE_FEE_FEN);
@@ -347,7 +357,6 @@ mod tests {
         assert_eq!(issued[0].field("经营者"), Some("张三"));
         assert_eq!(issued[0].field("经营范围"), Some("餐饮服务；预包装食品销售"));
         assert_eq!(issued[0].field("身份核验"), Some(id_card().id.as_str()));
-        assert!(host.storage().is_empty(), "the pending licence is cleared once issued");
     }
 
     #[test]

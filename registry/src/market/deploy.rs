@@ -345,7 +345,7 @@ impl Marketplace {
     pub async fn deployments(&self, app: &str, region: Option<&str>) -> Result<Vec<Deployment>, MarketError> {
         let rows = sqlx::query(
             "SELECT app_id, region, version, state, percentage, pilot_group, message, sunset_at FROM deployments
-             WHERE app_id = $1 AND ($2 = '' OR region = $2) ORDER BY region, updated_at",
+             WHERE app_id = $1 AND ($2 = '' OR region = $2) ORDER BY region, updated_at, version",
         )
         .bind(app)
         .bind(region.unwrap_or(""))
@@ -445,7 +445,7 @@ impl Marketplace {
         .await?;
         let deployments = sqlx::query(
             "SELECT app_id, region, version, state, percentage, pilot_group, message, sunset_at FROM deployments
-             ORDER BY region, updated_at",
+             ORDER BY region, updated_at, app_id, version",
         )
         .fetch_all(self.db.pool())
         .await?

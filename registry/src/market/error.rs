@@ -8,6 +8,8 @@
 //! - [`MarketError::Transition`] for a move the release state machine forbids;
 //! - [`MarketError::Checks`] when a package fails the automated checks;
 //! - [`MarketError::Signature`] for an unsigned or wrongly signed package;
+//! - [`MarketError::Busy`] when the platform cannot take the work now (a fast
+//!   refusal with a retry hint, never a wait without end);
 //! - [`MarketError::Internal`] for storage failures, never detailed to clients.
 
 use crate::check::Problem;
@@ -32,6 +34,8 @@ pub enum MarketError {
     Signature(#[from] SignatureError),
     #[error("the blob store holds a corrupt copy: {0}")]
     Tampered(String),
+    #[error("{0}")]
+    Busy(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -48,6 +52,7 @@ impl MarketError {
             MarketError::Checks(_) => "checks_failed",
             MarketError::Signature(_) => "signature_invalid",
             MarketError::Tampered(_) => "blob_tampered",
+            MarketError::Busy(_) => "unavailable",
             MarketError::Internal(_) => "internal",
         }
     }

@@ -202,11 +202,14 @@ pub async fn revoke_key(
     )
     .await?;
 
-    let rows = sqlx::query("SELECT app_id, version, state FROM versions WHERE key_id = $1 AND submitted_at >= $2")
-        .bind(id)
-        .bind(compromised_at)
-        .fetch_all(&mut *tx)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT app_id, version, state FROM versions WHERE key_id = $1 AND submitted_at >= $2
+         ORDER BY submitted_at, app_id, version",
+    )
+    .bind(id)
+    .bind(compromised_at)
+    .fetch_all(&mut *tx)
+    .await?;
     let mut quarantined = Vec::new();
     for row in rows {
         let (app, version, state): (String, String, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
@@ -258,7 +261,7 @@ fn key_from_row(row: &sqlx::any::AnyRow) -> Result<PublisherKey, MarketError> {
 /// An org's keys, newest first.
 pub async fn list_keys(db: &Database, org: &str) -> Result<Vec<PublisherKey>, MarketError> {
     let rows = sqlx::query(
-        "SELECT key_id, org_code, public_key, state, created_at, compromised_at FROM publisher_keys WHERE org_code = $1 ORDER BY created_at DESC",
+        "SELECT key_id, org_code, public_key, state, created_at, compromised_at FROM publisher_keys WHERE org_code = $1 ORDER BY created_at DESC, key_id",
     )
     .bind(org)
     .fetch_all(db.pool())

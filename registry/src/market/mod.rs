@@ -14,6 +14,8 @@ pub mod deploy;
 mod error;
 pub mod keys;
 pub mod orgs;
+pub mod orphans;
+pub mod package_work;
 pub mod publish;
 pub mod review;
 pub mod serving;
@@ -70,6 +72,9 @@ pub struct Marketplace {
     pub(crate) db: Database,
     pub(crate) blobs: BlobStore,
     pub(crate) registry_key: SigningKey,
+    /// Compiles every published component before the version is recorded;
+    /// none for a marketplace that only checks (tests of the registry alone).
+    pub(crate) compiler: Option<package_work::SharedCompiler>,
 }
 
 impl Marketplace {
@@ -101,7 +106,15 @@ impl Marketplace {
             db,
             blobs,
             registry_key,
+            compiler: None,
         })
+    }
+
+    /// Compile every published component with `compiler` before the version
+    /// is recorded, refusing one that does not compile.
+    pub fn with_compiler(mut self, compiler: package_work::SharedCompiler) -> Marketplace {
+        self.compiler = Some(compiler);
+        self
     }
 
     pub fn db(&self) -> &Database {

@@ -1,8 +1,13 @@
 //! Publishing a version: every check of `tongban app check` again, the
-//! signature against the org's keys, the namespace, and a version number that
-//! was never used. The package blob is stored content-addressed first; the
-//! version row and its audit entry are one transaction, so a refused publish
-//! leaves no row behind.
+//! signature against the org's keys, the namespace, a version number that
+//! was never used, and a compile of the component where a stuck or huge
+//! compile hurts no one. Everything that can refuse the upload is checked
+//! before its blob is stored; the version row and its audit entry are then
+//! one transaction (which checks the namespace, key and version again, in
+//! case they changed meanwhile), and a refusal there removes the blob it
+//! stored, unless another version refers to the same bytes. A refused
+//! publish leaves neither a row nor a blob behind; `tongban admin
+//! orphan-blobs` finds what a crash between the two steps could leave.
 
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Row, Transaction};
@@ -10,7 +15,7 @@ use tongban_store::now_ms;
 
 use super::audit_log::{append, begin, state_digest};
 use super::keys::KeyState;
-use super::{Actor, MarketError, Marketplace};
+use super::{Actor, MarketError, Marketplace, package_work};
 use crate::check::{CheckReport, check_package};
 use crate::diff::{CapabilityChange, capability_diff};
 use crate::manifest::Manifest;
@@ -65,7 +70,7 @@ where
 {
     let row = sqlx::query(
         "SELECT manifest FROM versions WHERE app_id = $1 AND version <> $2 AND state IN ('approved', 'yanked')
-         ORDER BY decided_at DESC LIMIT 1",
+         ORDER BY decided_at DESC, submitted_at DESC, version DESC LIMIT 1",
     )
     .bind(app)
     .bind(except)
@@ -78,17 +83,73 @@ where
     .transpose()
 }
 
+/// The refusals a publish checks against the database: the app id in one of
+/// the org's namespaces, the signing key the org's and active, the signature
+/// good, and the version number never used. Checked before the blob is
+/// stored, and again inside the publishing transaction.
+async fn admissible(
+    conn: &mut sqlx::AnyConnection,
+    org: &str,
+    app: &str,
+    version: &str,
+    digest: &str,
+    signature: &crate::signing::PackageSignature,
+) -> Result<(), MarketError> {
+    match super::orgs::namespace_owner(&mut *conn, app).await? {
+        Some(owner) if owner == org => {}
+        Some(owner) => {
+            return Err(MarketError::forbidden(format!(
+                "app id `{app}` lies in a namespace of org {owner}, not of org {org}"
+            )));
+        }
+        None => {
+            return Err(MarketError::forbidden(format!(
+                "app id `{app}` is outside every namespace of org {org}"
+            )));
+        }
+    }
+    let key = super::keys::find_key(&mut *conn, &signature.key_id)
+        .await?
+        .filter(|k| k.org == org)
+        .ok_or_else(|| SignatureError::UnknownKey(signature.key_id.clone()))?;
+    if key.state != KeyState::Active {
+        return Err(MarketError::Signature(SignatureError::Malformed {
+            what: "signing key",
+            detail: format!("key {} is {:?} and may not sign new versions", key.key_id, key.state).to_lowercase(),
+        }));
+    }
+    verify_package_signature(digest, signature, &parse_public_key(&key.public_key)?)?;
+    let used = sqlx::query("SELECT state FROM versions WHERE app_id = $1 AND version = $2")
+        .bind(app)
+        .bind(version)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(row) = used {
+        return Err(MarketError::conflict(format!(
+            "version {version} of {app} was already published (now {}); a version number is never reused",
+            row.try_get::<String, _>(0)?
+        )));
+    }
+    Ok(())
+}
+
 impl Marketplace {
     /// Publish a package (the `.tbpkg` bytes) as the acting publisher.
-    pub async fn publish(&self, actor: &Actor, bytes: &[u8]) -> Result<PublishReceipt, MarketError> {
+    pub async fn publish(&self, actor: &Actor, bytes: Vec<u8>) -> Result<PublishReceipt, MarketError> {
         actor.require(&[Role::Publisher], "publishing")?;
         let org = actor
             .org
             .clone()
             .ok_or_else(|| MarketError::forbidden("a publisher belongs to an org"))?;
-        let package = Package::from_bytes(bytes).map_err(|e| MarketError::invalid(e.to_string()))?;
+        // Unpacking and checking are CPU work on untrusted bytes: off the
+        // async workers, a bounded number at a time.
+        let (package, bytes, mut report) = package_work::run(move || {
+            let package = Package::from_bytes(&bytes).map_err(|e| MarketError::invalid(e.to_string()))?;
+            let report = check_package(&package);
+            Ok::<_, MarketError>((package, bytes, report))
+        })
+        .await??;
         let manifest = package.manifest().map_err(|e| MarketError::invalid(e.to_string()))?;
-        let report: CheckReport = check_package(&package);
         if !report.is_ok() {
             return Err(MarketError::Checks(report.problems));
         }
@@ -102,48 +163,80 @@ impl Marketplace {
         }
         let digest = package.digest();
         let signature = package.signature.clone().ok_or(SignatureError::Unsigned)?;
+        {
+            let mut conn = self.db.pool().acquire().await?;
+            admissible(&mut conn, &org, &app, &version, &digest, &signature).await?;
+        }
 
-        // Store the blob first: it is content-addressed, so a publish that is
-        // refused below leaves at most an unreferenced copy, never a dangling row.
+        // Compile where a stuck or huge compile hurts no one; a component
+        // that does not compile is refused before anything is stored.
+        let package = match self.compiler.clone() {
+            Some(compiler) => {
+                let (package, compiled) = package_work::run(move || {
+                    let compiled = compiler.compile(&package);
+                    (package, compiled)
+                })
+                .await?;
+                if let Err(why) = compiled {
+                    return Err(MarketError::Checks(vec![crate::check::Problem {
+                        check: crate::check::CheckName::Compile,
+                        message: why,
+                    }]));
+                }
+                report.ran.push(crate::check::CheckName::Compile);
+                package
+            }
+            None => package,
+        };
+
         let blob_digest = self.blobs.put(bytes).await?;
+        match self
+            .record_version(actor, &org, &package, &manifest, &report, &blob_digest, &signature)
+            .await
+        {
+            Ok(receipt) => Ok(receipt),
+            Err(refused) => {
+                self.forget_unreferenced_blob(&blob_digest, &refused).await;
+                Err(refused)
+            }
+        }
+    }
 
+    /// Remove the blob a refused publish stored, unless a version refers to
+    /// it: the same bytes published before, or by a concurrent publish of
+    /// the same version (refused here as a reused version number).
+    async fn forget_unreferenced_blob(&self, digest: &str, refused: &MarketError) {
+        if matches!(refused, MarketError::Conflict(_)) {
+            return;
+        }
+        let referenced = sqlx::query("SELECT 1 FROM versions WHERE package_digest = $1")
+            .bind(digest)
+            .fetch_optional(self.db.pool())
+            .await;
+        if let Ok(None) = referenced
+            && let Err(e) = self.blobs.delete(digest).await
+        {
+            tracing::warn!(%digest, error = %e, "the blob of a refused publish stays; `tongban admin orphan-blobs` removes it");
+        }
+    }
+
+    /// The version row and its audit entry, in one transaction that checks
+    /// again what may have changed since the upload was checked.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_version(
+        &self,
+        actor: &Actor,
+        org: &str,
+        package: &Package,
+        manifest: &Manifest,
+        report: &CheckReport,
+        blob_digest: &str,
+        signature: &crate::signing::PackageSignature,
+    ) -> Result<PublishReceipt, MarketError> {
+        let app = manifest.app.id.clone();
+        let version = manifest.app.version.to_string();
         let mut tx = begin(&self.db).await?;
-        match super::orgs::namespace_owner(&mut *tx, &app).await? {
-            Some(owner) if owner == org => {}
-            Some(owner) => {
-                return Err(MarketError::forbidden(format!(
-                    "app id `{app}` lies in a namespace of org {owner}, not of org {org}"
-                )));
-            }
-            None => {
-                return Err(MarketError::forbidden(format!(
-                    "app id `{app}` is outside every namespace of org {org}"
-                )));
-            }
-        }
-        let key = super::keys::find_key(&mut *tx, &signature.key_id)
-            .await?
-            .filter(|k| k.org == org)
-            .ok_or_else(|| SignatureError::UnknownKey(signature.key_id.clone()))?;
-        if key.state != KeyState::Active {
-            return Err(MarketError::Signature(SignatureError::Malformed {
-                what: "signing key",
-                detail: format!("key {} is {:?} and may not sign new versions", key.key_id, key.state).to_lowercase(),
-            }));
-        }
-        verify_package_signature(&digest, &signature, &parse_public_key(&key.public_key)?)?;
-
-        let used = sqlx::query("SELECT state FROM versions WHERE app_id = $1 AND version = $2")
-            .bind(&app)
-            .bind(&version)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(row) = used {
-            return Err(MarketError::conflict(format!(
-                "version {version} of {app} was already published (now {}); a version number is never reused",
-                row.try_get::<String, _>(0)?
-            )));
-        }
+        admissible(&mut tx, org, &app, &version, &package.digest(), signature).await?;
         let now = now_ms();
         let existing = sqlx::query("SELECT org_code FROM apps WHERE id = $1")
             .bind(&app)
@@ -158,7 +251,7 @@ impl Marketplace {
                      VALUES ($1, $2, $3, $4, $5, NULL, $6, $6)",
                 )
                 .bind(&app)
-                .bind(&org)
+                .bind(org)
                 .bind(&manifest.app.name.zh_cn)
                 .bind(&name_en)
                 .bind(&search_text)
@@ -166,7 +259,7 @@ impl Marketplace {
                 .execute(&mut *tx)
                 .await?;
             }
-            Some(row) if row.try_get::<String, _>(0)? != org => {
+            Some(row) if row.try_get::<String, _>(0)? != *org => {
                 return Err(MarketError::forbidden(format!("app {app} belongs to another org")));
             }
             Some(_) => {}
@@ -186,24 +279,24 @@ impl Marketplace {
         .bind(&version)
         .bind(version_state_text(state))
         .bind(&package.manifest_text)
-        .bind(&blob_digest)
+        .bind(blob_digest)
         .bind(package.component_digest())
         .bind(&signature.key_id)
         .bind(&signature.signature)
-        .bind(serde_json::to_string(&report).expect("reports serialize"))
+        .bind(serde_json::to_string(report).expect("reports serialize"))
         .bind(&actor.user)
         .bind(now)
         .execute(&mut *tx)
         .await?;
         let previous = last_approved_manifest(&mut *tx, &app, &version).await?;
-        let diff = capability_diff(previous.as_ref(), &manifest);
+        let diff = capability_diff(previous.as_ref(), manifest);
         append(
             &mut tx,
             actor,
             "version.submit",
             &format!("{app}@{version}"),
             "",
-            &state_digest(&(&blob_digest, state)),
+            &state_digest(&(blob_digest, state)),
         )
         .await?;
         tx.commit().await?;
@@ -211,7 +304,7 @@ impl Marketplace {
             app,
             version,
             state,
-            package_digest: blob_digest,
+            package_digest: blob_digest.to_owned(),
             diff,
         })
     }

@@ -63,7 +63,7 @@ impl Marketplace {
         let rows = sqlx::query(
             "SELECT v.app_id, v.version, a.org_code, v.submitted_by, v.submitted_at
              FROM versions v JOIN apps a ON a.id = v.app_id
-             WHERE v.state = 'in-review' ORDER BY v.submitted_at, v.app_id",
+             WHERE v.state = 'in-review' ORDER BY v.submitted_at, v.app_id, v.version",
         )
         .fetch_all(self.db.pool())
         .await?;

@@ -57,7 +57,8 @@ impl ServingTable {
         let rows = sqlx::query(
             "SELECT d.app_id, d.region, d.version, d.state, d.percentage, d.pilot_group, d.message, d.sunset_at,
                     v.state, v.package_digest, d.updated_at
-             FROM deployments d JOIN versions v ON v.app_id = d.app_id AND v.version = d.version",
+             FROM deployments d JOIN versions v ON v.app_id = d.app_id AND v.version = d.version
+             ORDER BY d.app_id, d.region, d.updated_at DESC, d.version",
         )
         .fetch_all(db.pool())
         .await?;

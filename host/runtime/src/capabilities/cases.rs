@@ -16,7 +16,7 @@ use super::{CallScope, service_error};
 use crate::bindings::tongban::platform::cases::{self as wit, CaseInfo, Stage};
 use crate::bindings::types;
 use crate::call::{CallState, Channel};
-use crate::limits::HostCallBudget;
+use crate::limits::{HostCallBudget, Lifted};
 
 /// Per-call state.
 #[derive(Clone)]
@@ -130,7 +130,7 @@ pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
 
 impl wit::Host for CasesView<'_> {
     async fn get(&mut self, id: String) -> wasmtime::Result<Result<CaseInfo, types::Error>> {
-        self.budget.charge()?;
+        self.budget.charge(id.lifted_bytes())?;
         if self.ctx.follow_on.is_none() {
             return Ok(Err(super::not_granted("cases")));
         }
@@ -143,7 +143,8 @@ impl wit::Host for CasesView<'_> {
         item: String,
         form: String,
     ) -> wasmtime::Result<Result<String, types::Error>> {
-        self.budget.charge()?;
+        self.budget
+            .charge(from.lifted_bytes() + item.lifted_bytes() + form.lifted_bytes())?;
         match &self.ctx.follow_on {
             None => return Ok(Err(super::not_granted("cases"))),
             Some(items) if !items.contains(&item) => {

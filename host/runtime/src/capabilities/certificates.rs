@@ -21,7 +21,7 @@ use super::{CallScope, outcome_of, service_error};
 use crate::bindings::tongban::platform::certificates::{self as wit, AnnotatedCopy, Certificate, Status};
 use crate::bindings::types::{self, Purpose};
 use crate::call::CallState;
-use crate::limits::HostCallBudget;
+use crate::limits::{HostCallBudget, Lifted};
 
 /// How long an annotated copy made through the capability stays valid.
 pub const COPY_VALID_MS: i64 = 30 * 24 * 60 * 60 * 1000;
@@ -98,15 +98,9 @@ impl CertificatesCtx {
         type_codes: &[String],
         why: &Purpose,
     ) -> Result<(Vec<Certificate>, Vec<String>), types::Error> {
-        let subject = self.scope.subject()?;
         let mut consents = Vec::new();
         for code in type_codes {
-            let consent = self
-                .scope
-                .services
-                .covering_consent(subject, &self.scope.app, &certificate_scope(code), &why.code)
-                .await
-                .map_err(service_error)?;
+            let consent = self.scope.consent_for(&certificate_scope(code), why).await?;
             if !consents.contains(&consent.id) {
                 consents.push(consent.id);
             }
@@ -114,7 +108,7 @@ impl CertificatesCtx {
         let held = self
             .scope
             .services
-            .certificates_held(subject, Some(type_codes))
+            .certificates_held(self.scope.subject()?, Some(type_codes))
             .await
             .map_err(service_error)?;
         let mut out = Vec::with_capacity(held.len());
@@ -126,22 +120,16 @@ impl CertificatesCtx {
 
     async fn copy(&self, id: &str, why: &Purpose) -> Result<(AnnotatedCopy, String), types::Error> {
         let subject = self.scope.subject()?;
-        self.scope.purpose_is_the_item(&why.code)?;
         let services = &self.scope.services;
         let stored = services.certificate(id).await.map_err(service_error)?;
         if stored.holder != subject {
             return Err(types::Error::NotFound(format!("certificate {id}")));
         }
         self.readable(&stored.type_code)?;
-        let consent = services
-            .covering_consent(
-                subject,
-                &self.scope.app,
-                &certificate_scope(&stored.type_code),
-                &why.code,
-            )
-            .await
-            .map_err(service_error)?;
+        let consent = self
+            .scope
+            .consent_for(&certificate_scope(&stored.type_code), why)
+            .await?;
         let expires_at = (now_ms() + COPY_VALID_MS).min(consent.expires_at.unwrap_or(i64::MAX));
         let copy = services
             .annotated_copy_for_app(subject, id, &why.code, &why.text, expires_at)
@@ -246,7 +234,7 @@ impl wit::Host for CertificatesView<'_> {
         type_codes: Vec<String>,
         why: Purpose,
     ) -> wasmtime::Result<Result<Vec<Certificate>, types::Error>> {
-        self.budget.charge()?;
+        self.budget.charge(type_codes.lifted_bytes() + why.lifted_bytes())?;
         if let Err(e) = self.ctx.granted() {
             return Ok(Err(e));
         }
@@ -279,7 +267,7 @@ impl wit::Host for CertificatesView<'_> {
     }
 
     async fn copy(&mut self, id: String, why: Purpose) -> wasmtime::Result<Result<AnnotatedCopy, types::Error>> {
-        self.budget.charge()?;
+        self.budget.charge(id.lifted_bytes() + why.lifted_bytes())?;
         if let Err(e) = self.ctx.granted() {
             return Ok(Err(e));
         }
@@ -304,7 +292,7 @@ impl wit::Host for CertificatesView<'_> {
     }
 
     async fn verify(&mut self, id: String) -> wasmtime::Result<Result<Status, types::Error>> {
-        self.budget.charge()?;
+        self.budget.charge(id.lifted_bytes())?;
         if let Err(e) = self.ctx.granted() {
             return Ok(Err(e));
         }
@@ -325,7 +313,8 @@ impl wit::Host for CertificatesView<'_> {
         valid_until: Option<u64>,
         fields: Vec<(String, String)>,
     ) -> wasmtime::Result<Result<Certificate, types::Error>> {
-        self.budget.charge()?;
+        self.budget
+            .charge(case.lifted_bytes() + type_code.lifted_bytes() + fields.lifted_bytes())?;
         if let Err(e) = self.ctx.granted() {
             return Ok(Err(e));
         }
@@ -362,7 +351,7 @@ impl wit::Host for CertificatesView<'_> {
         status: Status,
         reason: String,
     ) -> wasmtime::Result<Result<(), types::Error>> {
-        self.budget.charge()?;
+        self.budget.charge(id.lifted_bytes() + reason.lifted_bytes())?;
         if let Err(e) = self.ctx.granted() {
             return Ok(Err(e));
         }

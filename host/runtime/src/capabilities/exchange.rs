@@ -10,7 +10,7 @@ use wasmtime::component::{HasData, Linker};
 use crate::bindings::tongban::platform::exchange as wit;
 use crate::bindings::types::{self, Purpose};
 use crate::call::{CallEnv, CallState};
-use crate::limits::HostCallBudget;
+use crate::limits::{HostCallBudget, Lifted};
 
 /// Per-call state.
 #[derive(Debug, Clone)]
@@ -54,12 +54,18 @@ impl wit::Host for ExchangeView<'_> {
     async fn call(
         &mut self,
         service: String,
-        _operation: String,
-        _request: Vec<u8>,
-        _why: Purpose,
-        _case: Option<String>,
+        operation: String,
+        request: Vec<u8>,
+        why: Purpose,
+        case: Option<String>,
     ) -> wasmtime::Result<Result<Vec<u8>, types::Error>> {
-        self.budget.charge()?;
+        self.budget.charge(
+            service.lifted_bytes()
+                + operation.lifted_bytes()
+                + request.lifted_bytes()
+                + why.lifted_bytes()
+                + case.lifted_bytes(),
+        )?;
         Ok(match &self.ctx.services {
             None => Err(super::not_granted("exchange")),
             Some(s) if !s.contains(&service) => Err(super::not_granted(format!("exchange service `{service}`"))),

@@ -13,7 +13,7 @@ use super::{CallScope, outcome_of, service_error};
 use crate::bindings::tongban::platform::identity::{self as wit, Attribute, Session, SubjectKind};
 use crate::bindings::types::{self, Purpose};
 use crate::call::{CallEnv, CallState};
-use crate::limits::HostCallBudget;
+use crate::limits::{HostCallBudget, Lifted};
 use tongban_services::consents::attribute_scope;
 use tongban_services::subjects::release;
 
@@ -50,21 +50,19 @@ impl IdentityCtx {
                 names.len()
             )));
         }
-        let subject = self.scope.subject()?;
-        self.scope.purpose_is_the_item(&why.code)?;
         let mut consents = Vec::new();
         for name in names {
-            let consent = self
-                .scope
-                .services
-                .covering_consent(subject, &self.scope.app, &attribute_scope(name), &why.code)
-                .await
-                .map_err(service_error)?;
+            let consent = self.scope.consent_for(&attribute_scope(name), why).await?;
             if !consents.contains(&consent.id) {
                 consents.push(consent.id);
             }
         }
-        let person = self.scope.services.subject(subject).await.map_err(service_error)?;
+        let person = self
+            .scope
+            .services
+            .subject(self.scope.subject()?)
+            .await
+            .map_err(service_error)?;
         let released = release(&person, names)
             .into_iter()
             .map(|a| Attribute {
@@ -100,7 +98,7 @@ pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
 
 impl wit::Host for IdentityView<'_> {
     async fn current(&mut self) -> wasmtime::Result<Result<Session, types::Error>> {
-        self.budget.charge()?;
+        self.budget.charge(0)?;
         if !self.ctx.granted {
             return Ok(Err(super::not_granted("identity")));
         }
@@ -123,7 +121,7 @@ impl wit::Host for IdentityView<'_> {
         names: Vec<String>,
         why: Purpose,
     ) -> wasmtime::Result<Result<Vec<Attribute>, types::Error>> {
-        self.budget.charge()?;
+        self.budget.charge(names.lifted_bytes() + why.lifted_bytes())?;
         if !self.ctx.granted {
             return Ok(Err(super::not_granted("identity")));
         }

@@ -8,7 +8,7 @@ use wasmtime::component::{HasData, Linker};
 
 use crate::bindings::tongban::platform::log::{self as wit, Level};
 use crate::call::{CallEnv, CallState};
-use crate::limits::HostCallBudget;
+use crate::limits::{HostCallBudget, Lifted};
 
 /// The longest log line kept, in bytes; longer lines are cut.
 pub const MAX_LINE_BYTES: usize = 4 * 1024;
@@ -86,7 +86,7 @@ pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
 
 impl wit::Host for LogView<'_> {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        self.budget.charge()?;
+        self.budget.charge(message.lifted_bytes())?;
         self.ctx.push(level, message);
         Ok(())
     }

@@ -91,18 +91,28 @@ impl CallScope {
             .ok_or_else(|| types::Error::NotFound("this call serves no signed-in subject".into()))
     }
 
-    /// A personal-data read is for the item the call serves: its purpose code
-    /// is that item's code, so a consent given for one item is not used while
-    /// serving another.
-    pub(crate) fn purpose_is_the_item(&self, code: &str) -> Result<(), types::Error> {
-        if self.item.is_empty() || code == self.item {
-            Ok(())
-        } else {
-            Err(types::Error::ConsentRequired(format!(
-                "this call serves item `{}`; a read for purpose `{code}` is not covered",
-                self.item
-            )))
+    /// The one purpose and consent check of every personal-data read: the
+    /// read's purpose code must be the item the call serves (so a consent
+    /// given for one item is never used while serving another), and a live
+    /// consent of the subject for this app must cover `scope` for that
+    /// purpose. Capabilities never ask the consent store directly; a test
+    /// (`personal_data_reads_go_through_one_purpose_check`) holds them to it.
+    pub(crate) async fn consent_for(
+        &self,
+        scope: &str,
+        why: &types::Purpose,
+    ) -> Result<tongban_services::consent::Consent, types::Error> {
+        let subject = self.subject()?;
+        if why.code != self.item {
+            return Err(types::Error::ConsentRequired(format!(
+                "this call serves item `{}`; a read for purpose `{}` is not covered",
+                self.item, why.code
+            )));
         }
+        self.services
+            .covering_consent(subject, &self.app, scope, &why.code)
+            .await
+            .map_err(service_error)
     }
 
     /// Append the provenance record of a personal-data access. A read whose
@@ -214,6 +224,12 @@ pub fn link_granted(linker: &mut Linker<CallState>, granted: &BTreeSet<Capabilit
     Ok(())
 }
 
+impl crate::limits::Lifted for types::Purpose {
+    fn lifted_bytes(&self) -> usize {
+        self.code.len() + self.text.len()
+    }
+}
+
 /// `tongban:platform/types` has no functions; it only needs to be present.
 pub struct TypesOnly;
 
@@ -233,4 +249,41 @@ pub(crate) fn not_yet(interface: &str) -> types::Error {
 /// The answer to a call the grant does not cover.
 pub(crate) fn not_granted(what: impl Into<String>) -> types::Error {
     types::Error::NotGranted(what.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Every personal-data read goes through [`super::CallScope::consent_for`]:
+    /// no capability module asks the consent store itself, so none can skip
+    /// the purpose check. A capability that reads personal data must record
+    /// provenance, and one that records a release must have asked
+    /// `consent_for` first.
+    #[test]
+    fn personal_data_reads_go_through_one_purpose_check() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/capabilities");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name == "mod.rs" || path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            assert!(
+                !code.contains("covering_consent") && !code.contains("consents_of") && !code.contains(".consent("),
+                "{name} asks the consent store directly; use CallScope::consent_for, which checks the purpose"
+            );
+            if code.contains("\"released\"") {
+                assert!(
+                    code.contains("consent_for("),
+                    "{name} releases personal data without CallScope::consent_for"
+                );
+            }
+            checked += 1;
+        }
+        assert!(checked >= 8, "read only {checked} capability modules");
+    }
 }

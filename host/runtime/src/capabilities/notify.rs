@@ -3,23 +3,34 @@
 //! app holds, resolved on the host side (another app's handle is
 //! `not-found`); the message goes to the subject's inbox and, when SMTP is
 //! configured, by email. Every send is recorded in the provenance log.
+//!
+//! Sends are bounded (`NotifyQuota`: the manifest's values within the
+//! platform's maxima): per call, attempts count whether or not they are
+//! refused, and a call past its bound is refused before any recipient is
+//! resolved, so it adds no provenance entry either; per subject per day and
+//! per app per day, the services count the messages actually stored.
 
 use std::collections::BTreeSet;
 
 use tongban_registry::Manifest;
+use tongban_registry::manifest::NotifyQuota;
 use wasmtime::component::{HasData, Linker};
 
 use super::{CallScope, outcome_of, service_error};
 use crate::bindings::tongban::platform::notify as wit;
 use crate::bindings::types;
 use crate::call::CallState;
-use crate::limits::HostCallBudget;
+use crate::limits::{HostCallBudget, Lifted};
 
 /// Per-call state.
 #[derive(Clone)]
 pub struct NotifyCtx {
     templates: Option<BTreeSet<String>>,
+    quota: NotifyQuota,
     scope: CallScope,
+    /// Sends attempted so far in this call, refused or not: bounded by
+    /// `quota.per_call`.
+    attempts: u32,
     /// Messages sent so far in this call: the ordinal keys a message sent
     /// while delivering a case event, so a redelivery sends it once.
     sent: u32,
@@ -27,13 +38,12 @@ pub struct NotifyCtx {
 
 impl NotifyCtx {
     pub fn prepare(manifest: &Manifest, scope: CallScope) -> NotifyCtx {
+        let grant = manifest.capabilities.notify.as_ref();
         NotifyCtx {
-            templates: manifest
-                .capabilities
-                .notify
-                .as_ref()
-                .map(|n| n.templates.keys().cloned().collect()),
+            templates: grant.map(|n| n.templates.keys().cloned().collect()),
+            quota: grant.map(|n| n.quota()).unwrap_or(NotifyQuota::DEFAULT),
             scope,
+            attempts: 0,
             sent: 0,
         }
     }
@@ -70,7 +80,16 @@ impl NotifyCtx {
             _ => None,
         };
         let id = services
-            .send_notification_once(once.as_deref(), &self.scope.app, &subject, template, text, params, case)
+            .send_app_notification(
+                once.as_deref(),
+                &self.scope.app,
+                &subject,
+                template,
+                text,
+                params,
+                case,
+                &self.quota,
+            )
             .await
             .map_err(service_error)?;
         Ok((id, subject))
@@ -105,7 +124,8 @@ impl wit::Host for NotifyView<'_> {
         params: Vec<(String, String)>,
         case: Option<String>,
     ) -> wasmtime::Result<Result<String, types::Error>> {
-        self.budget.charge()?;
+        self.budget
+            .charge(to.lifted_bytes() + template.lifted_bytes() + params.lifted_bytes() + case.lifted_bytes())?;
         match &self.ctx.templates {
             None => return Ok(Err(super::not_granted("notify"))),
             Some(t) if !t.contains(&template) => {
@@ -113,6 +133,13 @@ impl wit::Host for NotifyView<'_> {
             }
             Some(_) => {}
         }
+        if self.ctx.attempts >= self.ctx.quota.per_call {
+            return Ok(Err(types::Error::QuotaExceeded(format!(
+                "one call may send at most {} messages",
+                self.ctx.quota.per_call
+            ))));
+        }
+        self.ctx.attempts += 1;
         let answer = self.ctx.send(&to, &template, &params, case.as_deref()).await;
         // Provenance names the recipient, by the handle the app used. A
         // handle that resolves to nobody touched no one's data: no record.

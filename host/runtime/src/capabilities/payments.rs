@@ -11,7 +11,7 @@ use super::{CallScope, service_error};
 use crate::bindings::tongban::platform::payments::{self as wit, Payment, Status};
 use crate::bindings::types;
 use crate::call::CallState;
-use crate::limits::HostCallBudget;
+use crate::limits::{HostCallBudget, Lifted};
 
 /// Per-call state.
 #[derive(Clone)]
@@ -112,12 +112,13 @@ impl wit::Host for PaymentsView<'_> {
         description: String,
         idempotency_key: String,
     ) -> wasmtime::Result<Result<Payment, types::Error>> {
-        self.budget.charge()?;
+        self.budget
+            .charge(case.lifted_bytes() + description.lifted_bytes() + idempotency_key.lifted_bytes())?;
         Ok(self.ctx.create(&case, amount_fen, description, idempotency_key).await)
     }
 
     async fn get(&mut self, id: String) -> wasmtime::Result<Result<Payment, types::Error>> {
-        self.budget.charge()?;
+        self.budget.charge(id.lifted_bytes())?;
         if let Err(e) = self.ctx.max() {
             return Ok(Err(e));
         }
@@ -137,7 +138,7 @@ impl wit::Host for PaymentsView<'_> {
         amount_fen: u64,
         key: String,
     ) -> wasmtime::Result<Result<Payment, types::Error>> {
-        self.budget.charge()?;
+        self.budget.charge(id.lifted_bytes() + key.lifted_bytes())?;
         if let Err(e) = self.ctx.max() {
             return Ok(Err(e));
         }

@@ -10,7 +10,7 @@ use crate::bindings::tongban::platform::storage as wit;
 use crate::bindings::types;
 use crate::call::{CallEnv, CallState};
 use crate::capabilities::HostServices;
-use crate::limits::HostCallBudget;
+use crate::limits::{HostCallBudget, Lifted};
 use tongban_store::Database;
 
 /// The longest key, in bytes.
@@ -81,7 +81,7 @@ fn unavailable(e: sqlx::Error) -> types::Error {
 
 impl wit::Host for StorageView<'_> {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, types::Error>> {
-        self.budget.charge()?;
+        self.budget.charge(key.lifted_bytes())?;
         let result = async {
             self.ctx.quota()?;
             check_key(&key)?;
@@ -91,7 +91,7 @@ impl wit::Host for StorageView<'_> {
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), types::Error>> {
-        self.budget.charge()?;
+        self.budget.charge(key.lifted_bytes() + value.lifted_bytes())?;
         let result = async {
             let quota = self.ctx.quota()?;
             check_key(&key)?;
@@ -108,7 +108,7 @@ impl wit::Host for StorageView<'_> {
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), types::Error>> {
-        self.budget.charge()?;
+        self.budget.charge(key.lifted_bytes())?;
         let result = async {
             self.ctx.quota()?;
             check_key(&key)?;
@@ -118,7 +118,7 @@ impl wit::Host for StorageView<'_> {
     }
 
     async fn keys(&mut self, prefix: String) -> wasmtime::Result<Result<Vec<String>, types::Error>> {
-        self.budget.charge()?;
+        self.budget.charge(prefix.lifted_bytes())?;
         let result = async {
             self.ctx.quota()?;
             if prefix.len() > MAX_KEY_BYTES {

@@ -2,8 +2,9 @@
 //! release actions and deployments.
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
 use serde::Deserialize;
 use tongban_registry::market::deploy::{Deployment, ReleaseAction};
 use tongban_registry::market::publish::PublishReceipt;
@@ -18,12 +19,41 @@ use super::state::AppState;
 pub async fn publish(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Json<PublishReceipt>, ApiError> {
+    // An upload over the limit is refused on its declared length, before a
+    // byte of it is read: a client that sent `Expect: 100-continue` (the
+    // CLI does) then never sends the body, and always gets this answer
+    // rather than a connection closed under it.
+    let limit = s.max_upload_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(length) = declared
+        && length > limit as u64
+    {
+        return Err(payload_too_large(length, limit));
+    }
+    let body = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| payload_too_large(declared.unwrap_or(limit as u64 + 1), limit))?;
     if body.is_empty() {
         return Err(ApiError::bad_request("the request body must be the package file"));
     }
-    Ok(Json(s.market.publish(&actor, &body).await?))
+    Ok(Json(s.market.publish(&actor, Vec::from(body)).await?))
+}
+
+fn payload_too_large(length: u64, limit: usize) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!(
+            "the package is {length} bytes; this server takes packages of at most {limit} bytes ({} MiB, `serve --max-upload-mib`)",
+            limit / (1024 * 1024)
+        ),
+    )
 }
 
 #[derive(Debug, serde::Serialize, ToSchema)]

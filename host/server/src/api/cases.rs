@@ -208,18 +208,18 @@ pub async fn submit_application(s: &AppState, actor: &CaseActor, body: &Applicat
         Ok(HookResult::Submit(Ok(outcome))) => outcome,
         Ok(HookResult::Submit(Err(e))) => {
             discard(s, &case.id).await;
-            return Err(ApiError {
-                status: if e.kind == "consent-required" {
+            return Err(ApiError::new(
+                if e.kind == "consent-required" {
                     StatusCode::PRECONDITION_REQUIRED
                 } else {
                     StatusCode::UNPROCESSABLE_ENTITY
                 },
-                code: "submission_refused",
-                message: format!(
+                "submission_refused",
+                format!(
                     "{} 拒绝了申请 / refused the application: {}: {}",
                     manifest.app.id, e.kind, e.detail
                 ),
-            }
+            )
             .into());
         }
         Ok(_) => {
@@ -228,7 +228,7 @@ pub async fn submit_application(s: &AppState, actor: &CaseActor, body: &Applicat
         }
         Err(e) => {
             discard(s, &case.id).await;
-            return Err(app_failed(&e.to_string()).into());
+            return Err(ApiError::call_failed(&e).into());
         }
     };
     let rule = match &outcome {
@@ -316,7 +316,7 @@ async fn check_form(
         Ok(HookResult::Validate(Ok(()))) => Ok(text),
         Ok(HookResult::Validate(Err(fields))) => Err(Refusal::Fields(fields)),
         Ok(_) => Err(app_failed("validate answered for another hook").into()),
-        Err(e) => Err(app_failed(&e.to_string()).into()),
+        Err(e) => Err(ApiError::call_failed(&e).into()),
     }
 }
 
@@ -369,11 +369,11 @@ async fn discard(s: &AppState, case: &str) {
 }
 
 fn app_failed(message: &str) -> ApiError {
-    ApiError {
-        status: StatusCode::BAD_GATEWAY,
-        code: "app_failed",
-        message: format!("the app failed: {message}"),
-    }
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "app_failed",
+        format!("the app failed: {message}"),
+    )
 }
 
 /// A case with its timeline and fees.

@@ -28,31 +28,54 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// For a 503: the seconds after which a retry may succeed, sent as
+    /// `Retry-After`.
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
-    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+    /// An answer with no retry hint.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            code: "unauthorized",
+            status,
+            code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// A hook call that failed: an app at its share of the instance slots
+    /// (the call never ran) is a fast 503 with `Retry-After` naming the app;
+    /// any other failure is the app's (502 `app_failed`).
+    pub fn call_failed(e: &tongban_runtime::CallError) -> ApiError {
+        match e {
+            tongban_runtime::CallError::Busy {
+                detail,
+                retry_after_secs,
+            } => ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "app_busy",
+                message: detail.clone(),
+                retry_after: Some(*retry_after_secs),
+            },
+            other => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "app_failed",
+                format!("the app failed: {other}"),
+            ),
+        }
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: StatusCode::BAD_REQUEST,
-            code: "invalid_input",
-            message: message.into(),
-        }
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", message)
     }
 
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: StatusCode::NOT_FOUND,
-            code: "not_found",
-            message: message.into(),
-        }
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 }
 
@@ -64,12 +87,16 @@ impl From<MarketError> for ApiError {
             MarketError::Forbidden(_) => StatusCode::FORBIDDEN,
             MarketError::Conflict(_) | MarketError::Transition(_) => StatusCode::CONFLICT,
             MarketError::Signature(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            MarketError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             MarketError::Tampered(_) | MarketError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
+        let retry_after = matches!(e, MarketError::Busy(_))
+            .then_some(tongban_registry::market::package_work::PACKAGE_RETRY_AFTER_SECS);
         ApiError {
             status,
             code: e.code(),
             message: e.to_string(),
+            retry_after,
         }
     }
 }
@@ -86,21 +113,19 @@ impl From<tongban_services::ServiceError> for ApiError {
             E::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
+        let retry_after = matches!(e, E::Unavailable(_)).then_some(1);
         ApiError {
             status,
             code: e.code(),
             message: e.to_string(),
+            retry_after,
         }
     }
 }
 
 impl ApiError {
     pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: StatusCode::FORBIDDEN,
-            code: "forbidden",
-            message: message.into(),
-        }
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 }
 
@@ -115,7 +140,13 @@ impl IntoResponse for ApiError {
                 message: self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -151,5 +182,5 @@ pub async fn envelope_rejections(response: Response) -> Response {
     } else {
         format!("{default_message}: {detail}")
     };
-    ApiError { status, code, message }.into_response()
+    ApiError::new(status, code, message).into_response()
 }

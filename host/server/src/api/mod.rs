@@ -7,6 +7,7 @@
 pub mod apps;
 pub mod audit;
 pub mod auth;
+pub mod case_events;
 pub mod cases;
 pub mod catalog;
 pub mod certificates;
@@ -64,6 +65,8 @@ pub use state::AppState;
         cases::mine,
         cases::queue,
         cases::step,
+        case_events::parked,
+        case_events::requeue,
     ),
     components(schemas(
         error::ErrorEnvelope,
@@ -135,6 +138,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cases/{id}", get(cases::show))
         .route("/api/v1/cases/{id}/steps", post(cases::step))
         .route("/api/v1/me/cases", get(cases::mine))
+        .route("/api/v1/case-events/parked", get(case_events::parked))
+        .route("/api/v1/case-events/{case}/{seq}/requeue", post(case_events::requeue))
         .route("/api/v1/me/certificates", get(certificates::mine))
         .route("/api/v1/me/certificates/{id}/copy", get(certificates::copy))
         .route("/api/v1/certificates/seal-key", get(certificates::seal_key))

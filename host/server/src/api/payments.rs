@@ -9,6 +9,11 @@
 //! shows the amount and the description, nothing about the applicant. Its
 //! form carries a pre-session token (`web::session::form_token`), so another
 //! site cannot pay or decline on a visitor's behalf.
+//!
+//! Opening the page (a `GET`) never changes the payment. Paying stays open to
+//! whoever holds the link, as a provider's hosted page allows; declining ends
+//! the citizen's fee, so only the citizen the fee belongs to, signed in with
+//! their own session, may decline it.
 
 use std::collections::HashMap;
 
@@ -24,7 +29,7 @@ use tongban_services::payments::{CallbackOutcome, PayDecision, Payment, PaymentS
 use super::auth::Caller;
 use super::error::ApiError;
 use super::state::AppState;
-use crate::web::session::{form_token, form_token_matches};
+use crate::web::session::{Visitor, form_token, form_token_matches};
 
 /// The header a provider signs its callbacks in.
 pub const SIGNATURE_HEADER: &str = "x-tongban-signature";
@@ -49,15 +54,20 @@ fn page(title: &str, body: &str) -> Html<String> {
 }
 
 /// The page, with the form token and the cookie that pairs it with the browser.
-fn pay_page(payment: &Payment, note: &str, headers: &HeaderMap) -> Response {
+/// The decline button is shown only to the citizen the fee belongs to.
+fn pay_page(payment: &Payment, note: &str, headers: &HeaderMap, may_decline: bool) -> Response {
     let status = payment.status.as_str();
     let (token, set_cookie) = form_token(headers);
     let actions = if matches!(payment.status, PaymentStatus::Created | PaymentStatus::Started) {
+        let decline = if may_decline {
+            "<button type=\"submit\" name=\"decision\" value=\"decline\">取消 / Decline</button>"
+        } else {
+            ""
+        };
         format!(
             "<form method=\"post\" action=\"/pay/{id}\">\
              <input type=\"hidden\" name=\"csrf\" value=\"{token}\">\
-             <button type=\"submit\" name=\"decision\" value=\"pay\">确认支付 / Pay</button> \
-             <button type=\"submit\" name=\"decision\" value=\"decline\">取消 / Decline</button></form>",
+             <button type=\"submit\" name=\"decision\" value=\"pay\">确认支付 / Pay</button> {decline}</form>",
             id = escape(&payment.id),
             token = escape(&token),
         )
@@ -85,15 +95,26 @@ fn pay_page(payment: &Payment, note: &str, headers: &HeaderMap) -> Response {
     response
 }
 
-/// `GET /pay/{id}`: the hosted pay page; opening it starts the payment.
-pub async fn show(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let payment = s.services.payment(&id).await?;
-    let payment = if payment.status == PaymentStatus::Created {
-        s.services.start_payment(&id).await?
-    } else {
-        payment
+/// Whether the visitor is the citizen the fee belongs to: signed in, and the
+/// applicant of the payment's case.
+async fn is_fee_owner(s: &AppState, payment: &Payment, visitor: &Visitor) -> Result<bool, ApiError> {
+    let Some(subject) = visitor.0.as_ref().and_then(|user| user.subject.as_deref()) else {
+        return Ok(false);
     };
-    Ok(pay_page(&payment, "", &headers))
+    Ok(s.services.case(&payment.case).await?.subject == subject)
+}
+
+/// `GET /pay/{id}`: the hosted pay page. Opening it changes nothing; the
+/// payment starts when the citizen confirms.
+pub async fn show(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    visitor: Visitor,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let payment = s.services.payment(&id).await?;
+    let owner = is_fee_owner(&s, &payment, &visitor).await?;
+    Ok(pay_page(&payment, "", &headers, owner))
 }
 
 /// `POST /pay/{id}`: the citizen pays or declines. The sandbox bank settles
@@ -101,17 +122,20 @@ pub async fn show(State(s): State<AppState>, Path(id): Path<String>, headers: He
 pub async fn decide(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    visitor: Visitor,
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     // An unknown payment is named first: its page would say so too.
     let payment = s.services.payment(&id).await?;
+    let owner = is_fee_owner(&s, &payment, &visitor).await?;
     if !form_token_matches(&headers, &form) {
         // The page again, with a fresh form to confirm from.
         let mut page = pay_page(
             &payment,
             "<p role=\"alert\">表单已失效或并非来自本页，请重新确认。/ The form expired or did not come from this page; confirm again.</p>",
             &headers,
+            owner,
         );
         *page.status_mut() = StatusCode::FORBIDDEN;
         return Ok(page);
@@ -125,6 +149,16 @@ pub async fn decide(
             )));
         }
     };
+    if decision == PayDecision::Decline && !owner {
+        let mut page = pay_page(
+            &payment,
+            "<p role=\"alert\">只有缴费人本人登录后才能取消支付。/ Only the citizen this fee belongs to, signed in, can decline it.</p>",
+            &headers,
+            owner,
+        );
+        *page.status_mut() = StatusCode::FORBIDDEN;
+        return Ok(page);
+    }
     if payment.status == PaymentStatus::Created {
         s.services.start_payment(&id).await?;
     }
@@ -140,7 +174,7 @@ pub async fn decide(
         PaymentStatus::Failed => "<p role=\"status\">已取消支付 / Declined.</p>",
         _ => "",
     };
-    Ok(pay_page(&payment, note, &headers))
+    Ok(pay_page(&payment, note, &headers, owner))
 }
 
 /// `POST /api/v1/payments/callbacks/{provider}`: a provider's signed callback.

@@ -1,12 +1,18 @@
 //! `/api/v1/serving`: which version of an app serves a subject in a region,
 //! and a `validate` call through that version, so operators (and the tests)
-//! can see a release change take effect. Citizen sessions replace the explicit
-//! subject when the web layer lands.
+//! can see a release change take effect.
+//!
+//! The `validate` route drives an app's hook for a subject the caller names,
+//! so it is for operators only (platform admins, and region admins in their
+//! own region). The call serves no platform subject: every personal-data
+//! capability answers it `not-found`. Citizens reach hooks only through their
+//! own applications.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use tongban_registry::market::serving::Served;
+use tongban_registry::release::Role;
 use tongban_runtime::{Assurance, CallEnv, Channel, Hook, HookResult, Session, SubjectKind};
 use utoipa::ToSchema;
 
@@ -54,10 +60,21 @@ pub struct ValidateResponse {
 #[utoipa::path(post, path = "/api/v1/serving/{region}/{app}/validate", request_body = ValidateRequest, responses((status = 200, description = "the hook result and the version that ran it"), (status = "4XX", body = super::error::ErrorEnvelope)))]
 pub async fn validate(
     State(s): State<AppState>,
-    Authenticated(_): Authenticated,
+    Authenticated(actor): Authenticated,
     Path((region, app)): Path<(String, String)>,
     Json(body): Json<ValidateRequest>,
 ) -> Result<Json<ValidateResponse>, ApiError> {
+    actor.require(
+        &[Role::PlatformAdmin, Role::RegionAdmin],
+        "running an app's validate hook",
+    )?;
+    if actor.role == Role::RegionAdmin && actor.region.as_deref() != Some(region.as_str()) {
+        return Err(ApiError::forbidden(format!(
+            "{} administers region {}, not region {region}",
+            actor.user,
+            actor.region.as_deref().unwrap_or("(none)")
+        )));
+    }
     let served = resolve(&s, &region, &app, &body.subject)?;
     let loaded = s.loaded_app(&served.package_digest).await?;
     let env = CallEnv {
@@ -89,11 +106,7 @@ pub async fn validate(
             },
         )
         .await;
-    let result = outcome.result.map_err(|e| ApiError {
-        status: axum::http::StatusCode::BAD_GATEWAY,
-        code: "app_failed",
-        message: e.to_string(),
-    })?;
+    let result = outcome.result.map_err(|e| ApiError::call_failed(&e))?;
     Ok(Json(ValidateResponse {
         version: served.version,
         reason: served.reason,

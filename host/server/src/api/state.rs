@@ -53,12 +53,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub async fn new(market: Marketplace, runtime: Runtime, max_upload_bytes: usize) -> Result<AppState, MarketError> {
+    pub async fn new(
+        market: Marketplace,
+        runtime: Arc<Runtime>,
+        max_upload_bytes: usize,
+    ) -> Result<AppState, MarketError> {
         let table = ServingTable::load(market.db()).await?;
         let state = AppState {
             market,
             services: runtime.services().clone(),
-            runtime: Arc::new(runtime),
+            runtime,
             serving: Arc::new(ArcSwap::from_pointee(table)),
             loaded: Arc::new(Mutex::new(HashMap::new())),
             max_upload_bytes,
@@ -75,12 +79,17 @@ impl AppState {
             return Ok(app.clone());
         }
         let bytes = self.market.blobs().get(digest).await?;
-        let package = Package::from_bytes(&bytes).map_err(|e| MarketError::Internal(e.to_string()))?;
+        // Unpacking and loading (a compile, when this node has no artifact
+        // yet, which runs in a child process under limits) are blocking work.
         let runtime = self.runtime.clone();
-        let app = tokio::task::spawn_blocking(move || runtime.load(&package))
-            .await
-            .map_err(|e| MarketError::Internal(e.to_string()))?
-            .map_err(|e| MarketError::Internal(format!("a served version failed to load: {e}")))?;
+        let app = tokio::task::spawn_blocking(move || {
+            let package = Package::from_bytes(&bytes).map_err(|e| MarketError::Internal(e.to_string()))?;
+            runtime
+                .load(&package)
+                .map_err(|e| MarketError::Internal(format!("a served version failed to load: {e}")))
+        })
+        .await
+        .map_err(|e| MarketError::Internal(e.to_string()))??;
         let app = Arc::new(app);
         self.loaded.lock().await.insert(digest.to_owned(), app.clone());
         Ok(app)
@@ -164,19 +173,33 @@ impl AppState {
     /// table's epoch is read before its rows, so a table may be newer than
     /// its epoch says (the next poll then reloads it), never older.
     pub async fn refresh_serving(&self) -> Result<bool, MarketError> {
+        // Load what the newest table serves before taking the lock, so that a
+        // slow load (a compile on a node that has no artifact yet) holds up
+        // no other refresh; under the lock the loads are then found loaded.
+        let epoch = tongban_registry::market::deploy::serving_epoch(self.market.db()).await?;
+        if epoch == self.serving.load().epoch {
+            return Ok(false);
+        }
+        self.load_served(&ServingTable::load(self.market.db()).await?).await;
         let _only_refresh = self.refreshing.lock().await;
         let epoch = tongban_registry::market::deploy::serving_epoch(self.market.db()).await?;
         if epoch == self.serving.load().epoch {
             return Ok(false);
         }
         let table = ServingTable::load(self.market.db()).await?;
+        self.load_served(&table).await;
+        self.serving.store(Arc::new(table));
+        tracing::info!(epoch, "serving table swapped");
+        Ok(true)
+    }
+
+    /// Load every version a table serves; a version that cannot be loaded is
+    /// logged and stays unserved on this node.
+    async fn load_served(&self, table: &ServingTable) {
         for (app, version, digest) in table.digests() {
             if let Err(e) = self.loaded_app(&digest).await {
                 tracing::error!(%app, %version, error = %e, "a version in the serving table cannot be loaded");
             }
         }
-        self.serving.store(Arc::new(table));
-        tracing::info!(epoch, "serving table swapped");
-        Ok(true)
     }
 }

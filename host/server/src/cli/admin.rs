@@ -1,6 +1,7 @@
 //! `tongban admin`: local bootstrap commands that open the store directly (for
 //! the operator of the machine, before any API token exists): create users
-//! and issue their API tokens.
+//! and issue their API tokens, seed the demo citizens, and find and remove
+//! package blobs no version refers to.
 
 use std::process::ExitCode;
 
@@ -21,6 +22,22 @@ pub enum AdminCommand {
     /// Seed the demo citizens with their resident ID card and household
     /// register certificates (idempotent).
     DemoCitizens(DemoCitizensArgs),
+    /// List the package blobs no version refers to (left by refused uploads);
+    /// with --remove, remove them, each removal on the audit chain.
+    OrphanBlobs(OrphanBlobsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OrphanBlobsArgs {
+    /// Remove the orphans instead of only listing them.
+    #[arg(long)]
+    remove: bool,
+    /// Blobs written more recently than this are never orphans (a publish
+    /// may be in flight), e.g. `1h`, `10m`.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    older_than: std::time::Duration,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +141,28 @@ pub fn run(command: AdminCommand) -> Result<ExitCode, CliError> {
                     seeded.subjects, seeded.certificates
                 );
             }
+            AdminCommand::OrphanBlobs(args) => {
+                let market = open_market(&args.store).await?;
+                let orphans = if args.remove {
+                    market.remove_orphan_blobs(&Actor::system(), args.older_than).await
+                } else {
+                    market.orphan_blobs(args.older_than).await
+                }
+                .map_err(|e| CliError::Platform(e.to_string()))?;
+                for orphan in &orphans {
+                    println!("{}\t{} bytes", orphan.digest, orphan.size);
+                }
+                let bytes: u64 = orphans.iter().map(|o| o.size).sum();
+                eprintln!(
+                    "{} {} orphan blob(s), {bytes} bytes",
+                    if args.remove {
+                        "已删除 / removed"
+                    } else {
+                        "孤立 / found"
+                    },
+                    orphans.len()
+                );
+            }
             AdminCommand::IssueToken(args) => {
                 let db = open(&args.store).await?;
                 let token = accounts::issue_token(&db, &Actor::system(), &args.id, "admin issue-token")
@@ -134,6 +173,15 @@ pub fn run(command: AdminCommand) -> Result<ExitCode, CliError> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+async fn open_market(store: &StoreArgs) -> Result<tongban_registry::market::Marketplace, CliError> {
+    let db = open(store).await?;
+    let blobs = tongban_store::BlobStore::open_configured(store.blob_url.as_deref(), &store.data_dir.join("blobs"))
+        .map_err(|e| CliError::Platform(e.to_string()))?;
+    tongban_registry::market::Marketplace::open(db, blobs)
+        .await
+        .map_err(|e| CliError::Platform(e.to_string()))
 }
 
 async fn open(store: &StoreArgs) -> Result<Database, CliError> {

@@ -157,6 +157,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             .await
             .map_err(|e| CliError::Platform(format!("cannot open the database: {e}")))?;
         let mut settings = RuntimeSettings::in_data_dir(&args.store.data_dir);
+        // A package from elsewhere is compiled where a huge or stuck compile
+        // hurts nothing but the child.
+        settings.compiler = tongban_runtime::compile::Compiler::this_binary()
+            .map_err(|e| CliError::Platform(format!("cannot find this program to compile with: {e}")))?;
         settings.engine = EngineSettings {
             fuel: args.fuel,
             ..EngineSettings::default()

@@ -11,6 +11,7 @@ mod app_sign;
 mod audit_provenance;
 mod audit_verify;
 mod cert_verify;
+mod events;
 mod key;
 mod org;
 mod release;
@@ -61,6 +62,12 @@ enum Command {
     /// E-certificates: verify an exported copy offline.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// The case outbox: parked events, and putting them back (through the API).
+    #[command(subcommand)]
+    Events(events::EventsCommand),
+    /// The compiler child process the server runs (not for people).
+    #[command(name = "compile-component", hide = true)]
+    CompileComponent(crate::compiler::CompileComponentArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,6 +134,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Audit(AuditCommand::Verify(args)) => audit_verify::run(args),
         Command::Audit(AuditCommand::Provenance(args)) => audit_provenance::run(args),
         Command::Cert(CertCommand::Verify(args)) => cert_verify::run(args),
+        Command::Events(command) => events::run(command),
+        Command::CompileComponent(args) => crate::compiler::run_compile_child(args),
         Command::Serve(args) => serve::run(args),
         Command::Admin(command) => admin::run(command),
     }

@@ -68,6 +68,9 @@ impl ApiClient {
             // Uploads of large packages over slow links take a while; the
             // server bounds their size.
             .timeout_global(Some(Duration::from_secs(600)))
+            // An upload asks first (`Expect: 100-continue`) and waits for
+            // the server's go-ahead or its refusal, however busy it is.
+            .timeout_await_100(Some(Duration::from_secs(120)))
             .build()
             .into();
         Ok(ApiClient {
@@ -111,19 +114,22 @@ impl ApiClient {
         reader: &mut dyn Read,
         length: u64,
     ) -> Result<T, CliError> {
+        // `Expect: 100-continue`: the server looks at the headers (the token,
+        // the declared length) and either says go on or refuses (413 over
+        // its upload limit) before a byte of the package is sent, so a
+        // refusal always arrives as the server's answer, never as a
+        // connection closed in the middle of the upload.
         let response = self
             .agent
             .post(self.url(path))
             .header("Authorization", self.bearer())
             .header("Content-Length", length.to_string())
+            .header("Expect", "100-continue")
             .content_type("application/octet-stream")
             .send(ureq::SendBody::from_reader(reader));
         match response {
-            // The server may answer before the upload is complete (413 for an
-            // upload over its limit) and close the connection; the client
-            // then sees a broken write, not the answer.
             Err(ureq::Error::Io(e)) => Err(CliError::Unreachable(format!(
-                "{}: the upload of {length} bytes broke off ({e}); the server may have refused it, for example for being over its upload limit",
+                "{}: the upload of {length} bytes broke off ({e})",
                 self.base
             ))),
             response => self.answer(response),

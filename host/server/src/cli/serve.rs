@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Args;
+use std::sync::Arc;
 use tongban_registry::market::Marketplace;
+
 use tongban_runtime::{Runtime, RuntimeSettings};
 use tongban_services::cases::calendar::WorkCalendar;
 use tongban_services::notifications::SmtpSettings;
@@ -110,7 +112,14 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     tokio.block_on(async {
         let config = services_config(&args)?;
         let meter_fuel = args.meter_fuel.expect("merged");
-        let state = open_state_with(&args.store, max_upload_mib * 1024 * 1024, config, meter_fuel).await?;
+        let state = open_state_with(
+            &args.store,
+            max_upload_mib * 1024 * 1024,
+            config,
+            meter_fuel,
+            crate::compiler::serving_compiler()?,
+        )
+        .await?;
         let logins = if args.demo {
             Some(crate::demo::seed(&state, &args.store.data_dir).await?)
         } else {
@@ -204,8 +213,16 @@ fn services_config(args: &ServeArgs) -> Result<ServicesConfig, CliError> {
 }
 
 /// Open the store, the blob folder, the marketplace and the runtime.
+/// Tests open it this way: the project's own fixtures compile in process.
 pub async fn open_state(store: &StoreArgs, max_upload_bytes: usize) -> Result<AppState, CliError> {
-    open_state_with(store, max_upload_bytes, ServicesConfig::default(), false).await
+    open_state_with(
+        store,
+        max_upload_bytes,
+        ServicesConfig::default(),
+        false,
+        tongban_runtime::compile::Compiler::InProcess,
+    )
+    .await
 }
 
 /// [`open_state`] with the shared services' configuration and whether hook
@@ -215,6 +232,7 @@ pub async fn open_state_with(
     max_upload_bytes: usize,
     config: ServicesConfig,
     meter_fuel: bool,
+    compiler: tongban_runtime::compile::Compiler,
 ) -> Result<AppState, CliError> {
     let db = Database::open_configured(store.database_url.as_deref(), &store.data_dir)
         .await
@@ -228,8 +246,15 @@ pub async fn open_state_with(
     let services = Services::with_config(db, config);
     let mut settings = RuntimeSettings::in_data_dir(&store.data_dir);
     settings.engine.fuel = meter_fuel;
-    let runtime = Runtime::with_services(settings, services)
-        .map_err(|e| CliError::Platform(format!("cannot start the runtime: {e:#}")))?;
+    settings.compiler = compiler;
+    let runtime = Arc::new(
+        Runtime::with_services(settings, services)
+            .map_err(|e| CliError::Platform(format!("cannot start the runtime: {e:#}")))?,
+    );
+    // Every published component is compiled (in a child process, under
+    // limits) before its version is recorded: a version that cannot compile
+    // is never approved, and a rollout only loads what is compiled.
+    let market = market.with_compiler(Arc::new(crate::compiler::PublishCompiler(runtime.clone())));
     AppState::new(market, runtime, max_upload_bytes)
         .await
         .map_err(|e| CliError::Platform(e.to_string()))

@@ -371,7 +371,7 @@ pub async fn publish(
             return publish_page(&s, l, &user, &org, &package_problem(message), StatusCode::BAD_REQUEST).await;
         }
     };
-    match s.market.publish(&user.actor, &bytes).await {
+    match s.market.publish(&user.actor, Vec::from(bytes)).await {
         Ok(receipt) => lang.respond(receipt_page(&s, l, &user, &receipt).await),
         Err(e) => {
             let problems = refusal_problems(l, &e, "package", l.t("软件包无效", "Invalid package"));
@@ -594,11 +594,11 @@ pub async fn decide(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     if !is_form {
-        return ApiError {
-            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            code: "unsupported_media_type",
-            message: "a decision is posted as an HTML form (application/x-www-form-urlencoded)".into(),
-        }
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "a decision is posted as an HTML form (application/x-www-form-urlencoded)",
+        )
         .into_response();
     }
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
