@@ -365,18 +365,27 @@ fn long_name(data: &[u8]) -> Result<String, PackageError> {
     String::from_utf8(name.to_vec()).map_err(|_| PackageError::UnsafePath(String::from_utf8_lossy(name).into_owned()))
 }
 
-/// The `path` of a PAX extension header, if it sets one.
+/// The `path` of a PAX extension header, if it sets one. A record that would
+/// make other tar readers see a different archive than this one (a `size`, a
+/// link, sparse files) is refused: the member boundaries here are the
+/// headers' own.
 fn pax_path(data: &[u8]) -> Result<Option<String>, PackageError> {
+    let mut path = None;
     for extension in tar::PaxExtensions::new(data) {
         let extension = extension.map_err(archive_error)?;
-        if extension.key() == Ok("path") {
+        let key = extension.key().unwrap_or("");
+        if key == "path" {
             let value = extension
                 .value()
                 .map_err(|_| PackageError::UnsafePath(String::from_utf8_lossy(extension.value_bytes()).into_owned()))?;
-            return Ok(Some(value.to_owned()));
+            path = Some(value.to_owned());
+        } else if key == "size" || key == "linkpath" || key.starts_with("GNU.") || key.starts_with("SCHILY.") {
+            return Err(PackageError::Archive(format!(
+                "a PAX header sets `{key}`, which a package may not use"
+            )));
         }
     }
-    Ok(None)
+    Ok(path)
 }
 
 fn io(path: &Path, source: std::io::Error) -> PackageError {

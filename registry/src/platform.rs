@@ -34,6 +34,10 @@ pub const MAX_HOST_CALLS: u32 = 10_000;
 /// one hook call at most (capability arguments and the hook's result, however
 /// often they alias one region).
 pub const HOST_COPY_FACTOR: u64 = 2;
+/// The most bytes one transfer out of an app (one capability call's
+/// arguments, a hook's result) may carry, whatever its memory cap: many calls
+/// at once can each hold one on the host.
+pub const MAX_TRANSFER_BYTES: u64 = 16 * 1024 * 1024;
 /// The largest component a package may carry, in bytes.
 pub const MAX_COMPONENT_BYTES: u64 = 32 * 1024 * 1024;
 
@@ -91,19 +95,23 @@ pub const MAX_LOCALS_PER_FUNCTION: u64 = 10_000;
 pub const MAX_GLOBALS_PER_MODULE: u64 = 1_000;
 /// Imports one core module may have.
 pub const MAX_IMPORTS_PER_MODULE: u64 = 1_000;
+/// Canonical functions (lifts, lowers, resource functions) a component may
+/// declare; a Rust app of this repository has a few dozen.
+pub const MAX_CANONICAL_FUNCTIONS: u64 = 2_000;
 /// Core module instances a component may create, counting nested components.
 pub const MAX_CORE_INSTANCES: u32 = 8;
 /// Linear memories one core module may define.
 pub const MAX_MEMORIES_PER_MODULE: u32 = 1;
-/// Linear memories a component may define, over all its core modules.
+/// Linear memories a component may instantiate, over all its core instances.
 pub const MAX_MEMORIES_PER_COMPONENT: u32 = 2;
 /// Tables one core module may define.
 pub const MAX_TABLES_PER_MODULE: u32 = 1;
-/// Tables a component may define, over all its core modules.
+/// Tables a component may instantiate, over all its core instances.
 pub const MAX_TABLES_PER_COMPONENT: u32 = 4;
 /// The most elements a table may start with or grow to.
 pub const MAX_TABLE_ELEMENTS: u64 = 20_000;
-/// The largest instance state (`VMContext`) of one core module instance, in
-/// bytes; the function, global and import bounds keep every module well
-/// under it.
+/// The largest instance state of one core module instance (its `VMContext`)
+/// and of one component instance (its own context plus its core instances'),
+/// in bytes; the function, global, import and canonical-function bounds keep
+/// a component well under it.
 pub const MAX_CORE_INSTANCE_BYTES: usize = 4 * 1024 * 1024;

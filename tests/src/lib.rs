@@ -68,14 +68,14 @@ pub fn plugin(name: &str) -> Package {
     package(&repo_root().join("plugins").join(name), &wasm)
 }
 
-/// The first app (`plugins/sole-proprietor`) at `version`, unsigned, with an
-/// extra manifest line under `[capabilities]` when given: the releases the
-/// marketplace tests publish.
 /// The capability line an update of the first app adds in the tests, so its
 /// capability diff has something to acknowledge: app storage, which 1.0.0
 /// does not use.
 pub const UPDATE_CAPABILITY: &str = "storage = { quota-kib = 64 }";
 
+/// The first app (`plugins/sole-proprietor`) at `version`, unsigned, with an
+/// extra manifest line under `[capabilities]` when given: the releases the
+/// marketplace tests publish.
 pub fn sole_proprietor_at(version: &str, extra_capability: Option<&str>) -> Package {
     let mut package = plugin("sole-proprietor");
     package.manifest_text = package

@@ -176,10 +176,11 @@ async fn aliased_copies_stop_at_the_copy_allowance() {
 // ---------------------------------------------------------------------------
 // What a component may cost to compile and to instantiate.
 
-/// The trivial fixture with one more core module appended.
+/// The trivial fixture with one more core module appended and instantiated
+/// once, so compiling and instantiating it is part of the component's cost.
 fn trivial_with(module: &wasm_encoder::Module) -> tongban_registry::Package {
     let mut package = fixture("trivial");
-    package.component = tongban_tests::hostile_components::with_extra_module(&package.component, module);
+    package.component = tongban_tests::hostile_components::with_extra_module(&package.component, module, 1);
     package
 }
 
@@ -235,13 +236,21 @@ async fn a_megabytes_long_function_is_refused_before_compiling() {
 }
 
 /// What the pooling allocator would refuse at load is refused at check: a
-/// module with a second memory, a table over the pool's slots, a function
-/// with more locals than the bound.
+/// module with a second memory, one memory instantiated twice more (three in
+/// the component), a table over the pool's slots, a function with more
+/// locals than the bound. (`host/runtime/tests/cost.rs` holds the check's
+/// verdicts against the pool's own, component by component.)
 #[tokio::test]
 async fn what_the_pool_refuses_at_load_is_refused_at_check() {
-    use tongban_tests::hostile_components::{many_locals, memories, table};
+    use tongban_tests::hostile_components::{many_locals, memories, table, with_extra_module};
+    let twice = {
+        let mut package = fixture("trivial");
+        package.component = with_extra_module(&package.component, &memories(1), 2);
+        package
+    };
     let cases = [
         (trivial_with(&memories(2)), "defines 2 linear memories"),
+        (twice, "3 linear memories instantiated"),
         (
             trivial_with(&table(platform::MAX_TABLE_ELEMENTS + 1)),
             "a table may hold at most",
@@ -254,6 +263,8 @@ async fn what_the_pool_refuses_at_load_is_refused_at_check() {
     for (package, named) in cases {
         let problems = cost_problems(&package);
         assert!(problems.iter().any(|p| p.contains(named)), "{named}: {problems:?}");
+        let rt = runtime().await;
+        assert!(rt.runtime.load(&package).is_err(), "{named}: refused at load too");
     }
 }
 
@@ -350,4 +361,31 @@ async fn one_app_gets_its_share_of_the_instance_slots_and_no_more() {
         note(done.unwrap().result, &mut busy, &mut ran);
     }
     assert_eq!((ran, busy), (share, 150 - share));
+}
+
+/// A guest that spins gives its thread back at every epoch tick, so it
+/// never holds a worker thread that the rest of the server needs: on a
+/// single-threaded runtime, another task keeps running while the infinite
+/// loop is still inside its 100 ms deadline.
+#[tokio::test(flavor = "current_thread")]
+async fn a_spinning_guest_yields_its_thread_to_other_work() {
+    let rt = runtime().await;
+    let app = rt.runtime.load(&fixture("infinite-loop")).unwrap();
+    let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counter = ticks.clone();
+    let ticker = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    let outcome = rt.runtime.call(&app, &env("330106"), validate("{}")).await;
+    let during = ticks.load(std::sync::atomic::Ordering::Relaxed);
+    ticker.abort();
+    assert_eq!(outcome.result.unwrap_err().limit(), Some(LimitKind::Time));
+    assert!(
+        during >= 3,
+        "the other task ran {during} times while the guest spun for {:?}",
+        outcome.report.wall_time
+    );
 }

@@ -9,8 +9,11 @@
 //! which is what makes [`wasmtime::component::Component::deserialize_file`]
 //! sound here.
 
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -24,6 +27,20 @@ use wasmtime::component::Component;
 pub struct ArtifactCache {
     dir: PathBuf,
     engine_hash: String,
+    /// One lock per digest: a second load of a component waits for the
+    /// first to finish compiling, then finds its artifact, so two compiles of
+    /// one component never run at once or write the same file.
+    compiling: Arc<Mutex<HashMap<String, Arc<Mutex<()>>>>>,
+}
+
+/// A file name beside the artifacts no other load uses.
+fn unique_beside(path: &Path, what: &str) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    path.with_extension(format!(
+        "{what}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
 }
 
 /// How a component was obtained.
@@ -44,6 +61,7 @@ impl ArtifactCache {
         Ok(ArtifactCache {
             dir: dir.to_owned(),
             engine_hash: hex::encode(&hasher.0.finalize()[..16]),
+            compiling: Arc::default(),
         })
     }
 
@@ -64,6 +82,14 @@ impl ArtifactCache {
     ) -> Result<(Component, LoadPath, Duration), String> {
         let started = Instant::now();
         let path = self.path_of(digest);
+        let lock = self
+            .compiling
+            .lock()
+            .expect("the compile locks are never poisoned")
+            .entry(digest.to_owned())
+            .or_default()
+            .clone();
+        let _only_load_of_this_digest = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if path.exists() {
             match deserialize(engine, &path) {
                 Ok(component) => return Ok((component, LoadPath::Cached, started.elapsed())),
@@ -73,7 +99,7 @@ impl ArtifactCache {
                 }
             }
         }
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let tmp = unique_beside(&path, "tmp");
         match compiler {
             Compiler::InProcess => {
                 let component = Component::new(engine, bytes).map_err(|e| format!("{e:#}"))?;

@@ -5,15 +5,14 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tongban_registry::platform;
-use wasmtime::Store;
 use wasmtime::component::ResourceTable;
+use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi::random::WasiRandomCtx;
 
 use crate::Runtime;
 use crate::bindings::{app as wit_app, types as wit_types};
 use crate::capabilities::{CapabilityCtxs, log::LogLine};
-use crate::engine::deadline_ticks;
 use crate::error::{CallError, LimitBreach, LimitKind};
 use crate::limits::{HostCallBudget, MemoryLimiter, copy_allowance};
 use crate::loaded::LoadedApp;
@@ -224,11 +223,21 @@ pub(crate) async fn call(runtime: &Runtime, app: &LoadedApp, env: &CallEnv, hook
     let mut store = Store::new(&runtime.engine, state);
     store.limiter(|s| &mut s.limiter);
     // No single transfer out of the guest (a capability's arguments, the
-    // hook's result) may exceed the call's copy allowance either; wasmtime
-    // stops such a lift before it copies.
-    store.set_hostcall_fuel(copy_allowance(limits.memory_mib()) as usize);
-    store.set_epoch_deadline(deadline_ticks(timeout_ms));
-    store.epoch_deadline_trap();
+    // hook's result) may exceed `MAX_TRANSFER_BYTES`, nor the call's copy
+    // allowance; wasmtime stops such a lift before it copies.
+    store.set_hostcall_fuel(copy_allowance(limits.memory_mib()).min(platform::MAX_TRANSFER_BYTES) as usize);
+    // At every epoch tick the guest yields to the async executor, so a guest
+    // that spins never holds a worker thread that other requests need; past
+    // its deadline (wall time, so never early) it is interrupted.
+    let deadline_at = started + Duration::from_millis(u64::from(timeout_ms));
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        Ok(if Instant::now() >= deadline_at {
+            UpdateDeadline::Interrupt
+        } else {
+            UpdateDeadline::Yield(1)
+        })
+    });
     let fuel_budget = limits.fuel.unwrap_or(DEFAULT_FUEL).min(platform::MAX_FUEL);
     if runtime.settings.fuel {
         store.set_fuel(fuel_budget).expect("fuel is enabled on the engine");

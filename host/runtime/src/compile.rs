@@ -39,8 +39,15 @@ impl Compiler {
     /// The isolated compiler of the running `tongban` binary, with the
     /// platform's limits.
     pub fn this_binary() -> std::io::Result<Compiler> {
+        // `/proc/self/exe` is the very binary running, even after an upgrade
+        // replaced the file on disk, so the child compiles for this engine.
+        let program = if Path::new("/proc/self/exe").exists() {
+            PathBuf::from("/proc/self/exe")
+        } else {
+            std::env::current_exe()?
+        };
         Ok(Compiler::Isolated {
-            program: std::env::current_exe()?,
+            program,
             limits: CompileLimits::default(),
         })
     }
@@ -129,8 +136,13 @@ fn compile_limited(args: &ChildArgs) -> Result<(), String> {
     std::fs::write(&args.output, artifact).map_err(|e| format!("cannot write {}: {e}", args.output.display()))
 }
 
-/// Set the CPU-time and address-space limits of this process.
+/// Set the CPU-time and address-space limits of this process, and lower its
+/// priority below the server's.
 fn limit_this_process(cpu_seconds: u64, address_space_bytes: u64) -> Result<(), String> {
+    // SAFETY: `setpriority` changes only this process's scheduling priority.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
     // The soft CPU limit sends SIGXCPU; the hard one, a second later, kills.
     set_limit(libc::RLIMIT_CPU, cpu_seconds, cpu_seconds + 1)?;
     set_limit(libc::RLIMIT_AS, address_space_bytes, address_space_bytes)
@@ -162,7 +174,9 @@ pub(crate) fn compile_in_child(
     bytes: &[u8],
     output: &Path,
 ) -> Result<(), String> {
-    let input = output.with_extension(format!("input{}", std::process::id()));
+    let mut input = output.as_os_str().to_owned();
+    input.push(".input");
+    let input = PathBuf::from(input);
     std::fs::write(&input, bytes).map_err(|e| format!("cannot stage the component for compiling: {e}"))?;
     let result = run_child_process(program, limits, fuel, &input, output);
     let _ = std::fs::remove_file(&input);
@@ -239,8 +253,12 @@ fn run_child_process(
     .iter()
     .any(|sign| stderr.contains(sign));
     Err(match status.signal() {
-        Some(libc::SIGXCPU) | Some(libc::SIGKILL) => format!(
+        Some(libc::SIGXCPU) => format!(
             "compiling used more than {} s of CPU time, the platform's bound",
+            limits.cpu_seconds
+        ),
+        Some(libc::SIGKILL) => format!(
+            "the compiler process was killed: past {} s of CPU time, or by the system for want of memory",
             limits.cpu_seconds
         ),
         _ if over_memory => format!(

@@ -137,9 +137,3 @@ impl Drop for EpochTicker {
         }
     }
 }
-
-/// Epoch ticks for a deadline of `timeout_ms`, rounded up.
-pub fn deadline_ticks(timeout_ms: u32) -> u64 {
-    let tick = EPOCH_TICK.as_millis() as u64;
-    (timeout_ms as u64).div_ceil(tick).max(1)
-}

@@ -37,6 +37,7 @@ pub struct Metrics {
     calls: Family<CallLabels, Counter>,
     errors: Family<CallLabels, Counter>,
     traps: Family<TrapLabels, Counter>,
+    busy: Family<CallLabels, Counter>,
     fuel: Family<CallLabels, Counter>,
     latency: Family<CallLabels, Histogram>,
 }
@@ -53,6 +54,7 @@ impl Metrics {
         let calls = Family::<CallLabels, Counter>::default();
         let errors = Family::<CallLabels, Counter>::default();
         let traps = Family::<TrapLabels, Counter>::default();
+        let busy = Family::<CallLabels, Counter>::default();
         let fuel = Family::<CallLabels, Counter>::default();
         // 0.5 ms to about 8 s, doubling.
         let latency = Family::<CallLabels, Histogram>::new_with_constructor(|| {
@@ -69,6 +71,11 @@ impl Metrics {
             "Hook calls stopped by a trap, a limit breach or a host failure",
             traps.clone(),
         );
+        registry.register(
+            "busy",
+            "Hook calls refused before they ran: the app at its share of the instance slots, or the pool full",
+            busy.clone(),
+        );
         registry.register("fuel", "Fuel consumed, when fuel is metered", fuel.clone());
         registry.register("call_duration_seconds", "Wall time of hook calls", latency.clone());
         Metrics {
@@ -76,6 +83,7 @@ impl Metrics {
             calls,
             errors,
             traps,
+            busy,
             fuel,
             latency,
         }
@@ -100,12 +108,14 @@ impl Metrics {
                 self.errors.get_or_create(&labels).inc();
             }
             Ok(_) => {}
+            Err(CallError::Busy { .. }) => {
+                self.busy.get_or_create(&labels).inc();
+            }
             Err(e) => {
                 let kind = match e {
                     CallError::Limit { kind, .. } => kind.to_string(),
                     CallError::Trap(_) => "trap".into(),
-                    CallError::Host(_) => "host".into(),
-                    CallError::Busy { .. } => "busy".into(),
+                    CallError::Host(_) | CallError::Busy { .. } => "host".into(),
                 };
                 self.traps
                     .get_or_create(&TrapLabels {
@@ -161,14 +171,20 @@ mod tests {
             })),
         );
         let text = metrics.render();
-        for kind in ["copy limit", "busy"] {
-            assert!(
-                text.lines().any(|l| l.starts_with("tongban_app_traps_total{")
-                    && l.contains(&format!("kind=\"{kind}\""))
-                    && l.ends_with(" 1")),
-                "{kind}: {text}"
-            );
-        }
-        assert!(!text.contains("kind=\"host\""), "{text}");
+        assert!(
+            text.lines().any(|l| l.starts_with("tongban_app_traps_total{")
+                && l.contains("kind=\"copy limit\"")
+                && l.ends_with(" 1")),
+            "{text}"
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("tongban_app_busy_total{") && l.ends_with(" 1")),
+            "{text}"
+        );
+        assert!(
+            !text.contains("kind=\"host\"") && !text.contains("kind=\"busy\""),
+            "{text}"
+        );
     }
 }

@@ -123,25 +123,44 @@ impl OutboxDispatcher {
                 .entry(event.app.clone())
                 .or_default() += 1;
             let state = state.clone();
-            let in_flight = self.in_flight.clone();
-            let finished = self.finished.clone();
+            // Released when the delivery ends, however it ends (a panic in
+            // it included), so an app's share is never lost.
+            let slot = InFlight {
+                app: event.app.clone(),
+                in_flight: self.in_flight.clone(),
+                finished: self.finished.clone(),
+                _worker: permit,
+            };
             tokio::spawn(async move {
+                let _slot = slot;
                 if let Err(e) = deliver_claimed(&state, &event).await {
                     tracing::warn!(case = %event.case, seq = event.seq, error = %e, "a case event's delivery could not be recorded; its lease runs out and it is claimed again");
                 }
-                let mut held = in_flight.lock().expect("the in-flight map is never poisoned");
-                if let Some(count) = held.get_mut(&event.app) {
-                    *count -= 1;
-                    if *count == 0 {
-                        held.remove(&event.app);
-                    }
-                }
-                drop(held);
-                drop(permit);
-                finished.notify_one();
             });
         }
         Ok(started)
+    }
+}
+
+/// One delivery's hold on a worker and on its app's share.
+struct InFlight {
+    app: String,
+    in_flight: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    finished: std::sync::Arc<tokio::sync::Notify>,
+    _worker: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut held = self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = held.get_mut(&self.app) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.app);
+            }
+        }
+        drop(held);
+        self.finished.notify_one();
     }
 }
 

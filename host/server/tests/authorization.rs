@@ -644,6 +644,173 @@ fn sources_under(dir: &Path) -> Vec<(std::path::PathBuf, String)> {
     found
 }
 
+/// A function of the server's source: its file's stem (the module), its
+/// name and its body.
+struct Function {
+    module: String,
+    name: String,
+    body: String,
+}
+
+/// Every function of the server's source with its body.
+fn functions_in(sources: &[(std::path::PathBuf, String)]) -> Vec<Function> {
+    let mut found = Vec::new();
+    for (path, text) in sources {
+        let module = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("fn ") {
+            let before = rest[..at].chars().last();
+            rest = &rest[at + 3..];
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            let (Some(open), false) = (rest.find('{'), name.is_empty()) else {
+                continue;
+            };
+            if rest[..open].contains(';') {
+                continue; // a declaration without a body
+            }
+            let mut depth = 0;
+            let mut end = open;
+            for (i, c) in rest[open..].char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+                if depth == 0 {
+                    end = open + i;
+                    break;
+                }
+            }
+            found.push(Function {
+                module: module.clone(),
+                name,
+                body: rest[open..=end].to_owned(),
+            });
+            rest = &rest[end..];
+        }
+    }
+    found
+}
+
+/// The places in `body` that call `name`: `(what precedes the call)`, such
+/// as `.` for a method, `m::` for a path, or nothing for a bare call.
+fn call_sites<'a>(body: &'a str, name: &str) -> Vec<&'a str> {
+    let needle = format!("{name}(");
+    body.match_indices(&needle)
+        .filter_map(|(at, _)| {
+            let head = &body[..at];
+            match head.chars().last() {
+                Some(c) if c.is_alphanumeric() || c == '_' => None,
+                _ => Some(head),
+            }
+        })
+        .collect()
+}
+
+/// Statically, every route whose handler reaches an app's hook (calls
+/// `AppState::call_app`, directly or through the server's own functions) is
+/// in `HOOK_ROUTES`, and every entry there does reach one: a route added
+/// later that drives a hook is caught before any probe runs. Calls are
+/// resolved by module: `m::f(` is `f` of module `m`; a bare `f(` is `f` of
+/// the same module, or the only `f` there is.
+#[test]
+fn every_route_that_reaches_a_hook_is_listed() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let functions = functions_in(&sources_under(&src));
+    let unique = |name: &str| functions.iter().filter(|f| f.name == name).count() == 1;
+    let mut reaching: BTreeSet<(String, String)> = BTreeSet::new();
+    loop {
+        let before = reaching.len();
+        for f in &functions {
+            let key = (f.module.clone(), f.name.clone());
+            if reaching.contains(&key) {
+                continue;
+            }
+            let seeds = call_sites(&f.body, "call_app").iter().any(|head| head.ends_with('.'));
+            let through = reaching.iter().any(|(module, name)| {
+                call_sites(&f.body, name).iter().any(|head| {
+                    head.ends_with(&format!("{module}::"))
+                        || (!head.ends_with("::") && !head.ends_with('.') && (*module == f.module || unique(name)))
+                })
+            });
+            if seeds || through {
+                reaching.insert(key);
+            }
+        }
+        if reaching.len() == before {
+            break;
+        }
+    }
+    for expected in ["submit_application", "check_form", "resubmit_correction"] {
+        assert!(
+            reaching.contains(&("cases".to_owned(), expected.to_owned())),
+            "the call graph reader found too little: {reaching:?}"
+        );
+    }
+    let mut unlisted = Vec::new();
+    let mut listed_without_hook = Vec::new();
+    for (file, text) in [
+        ("api/mod.rs", include_str!("../src/api/mod.rs")),
+        ("web/mod.rs", include_str!("../src/web/mod.rs")),
+    ] {
+        for (method, path, handler) in route_handlers(text) {
+            let (module, name) = handler.rsplit_once("::").unwrap_or(("", handler.as_str()));
+            let module = module.rsplit("::").next().unwrap_or(module);
+            let reaches = reaching.contains(&(module.to_owned(), name.to_owned()));
+            let listed = HOOK_ROUTES.iter().any(|(m, p, _)| *m == method && *p == path);
+            if reaches && !listed {
+                unlisted.push(format!("{method} {path} ({file}: {handler})"));
+            }
+            if listed && !reaches {
+                listed_without_hook.push(format!("{method} {path} ({handler})"));
+            }
+        }
+    }
+    assert!(
+        unlisted.is_empty(),
+        "routes that reach an app's hook but are not in HOOK_ROUTES: {unlisted:?}"
+    );
+    assert!(
+        listed_without_hook.is_empty(),
+        "HOOK_ROUTES entries whose handlers reach no hook: {listed_without_hook:?}"
+    );
+}
+
+/// `(method, path, handler)` of every `.route(...)` in a router's source.
+fn route_handlers(source: &str) -> Vec<(String, String, String)> {
+    let mut found = Vec::new();
+    let mut rest = source;
+    while let Some(at) = rest.find(".route(") {
+        rest = &rest[at + ".route(".len()..];
+        let path = rest
+            .split('"')
+            .nth(1)
+            .expect("a route's path is a string literal")
+            .to_owned();
+        let end = rest.find("))").map(|i| i + 2).unwrap_or(rest.len());
+        let call = &rest[..end];
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let needle = format!("{method}(");
+            for (i, _) in call.match_indices(&needle) {
+                let before = call[..i].chars().last();
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    continue;
+                }
+                let handler: String = call[i + needle.len()..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                    .collect();
+                found.push((method.to_uppercase(), path.clone(), handler));
+            }
+        }
+        rest = &rest[end.min(rest.len())..];
+    }
+    found
+}
+
 #[test]
 fn routes_are_added_only_where_the_matrix_reads_them() {
     // The matrix reads `api/mod.rs` and `web/mod.rs`; a router built or

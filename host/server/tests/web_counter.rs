@@ -208,6 +208,27 @@ fn a_clerk_applies_at_the_counter_and_the_citizen_rates_the_delivered_case() {
     assert_contains(&online, &["window", "已提交", "办件有结果"]);
     assert!(!online.body.contains("id=\"rate\""), "not finished: {}", online.body);
 
+    // The counter case's fee is 张三's: another citizen signed in, holding
+    // the link, sees no decline button and may not decline it.
+    let pay_path = online
+        .body
+        .split("href=\"")
+        .map(|rest| rest.split('"').next().unwrap())
+        .find(|href| href.starts_with("/pay/"))
+        .unwrap_or_else(|| panic!("no pay link on {}", online.body))
+        .to_owned();
+    let mut li_si = Browser::new(&server.url);
+    sign_in(&mut li_si, "lisi");
+    let theirs = li_si.get(&pay_path);
+    assert!(!theirs.body.contains("value=\"decline\""), "{}", theirs.body);
+    let token = hidden(&theirs.body, "csrf");
+    let refused = li_si.post(&pay_path, &[("csrf", &token), ("decision", "decline")]);
+    assert_eq!(refused.status, 403, "another citizen may not decline: {}", refused.body);
+    assert!(
+        citizen.get(&pay_path).body.contains("value=\"decline\""),
+        "张三 may decline his own fee"
+    );
+
     // Rating an unfinished case is refused with the problem named.
     let early = citizen.post(
         &format!("/my/cases/{case}/rating"),

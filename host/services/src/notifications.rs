@@ -447,13 +447,14 @@ impl Services {
         };
         let id = crate::fresh_id("msg");
         let now = now_ms();
-        let (day_start, per_subject, per_app) = match quota {
+        let (bounded, day_start, per_subject, per_app) = match quota {
             Some(q) => (
+                1i32,
                 civil_day_start(now),
                 i64::from(q.per_subject_per_day),
                 i64::from(q.per_app_per_day),
             ),
-            None => (now, i64::MAX, i64::MAX),
+            None => (0i32, now, i64::MAX, i64::MAX),
         };
         // The counts and the insert are one statement; on PostgreSQL it runs
         // under a per-app advisory lock, so two concurrent sends cannot both
@@ -469,7 +470,7 @@ impl Services {
             "INSERT INTO notifications (id, subject_id, app_id, template, body, case_id, created_at, read_at,
                                         email_state, email_error, once_key)
              SELECT $1, $2, $3, $4, $5, $6, $7, NULL, $8, NULL, $9
-             WHERE $10 >= $7
+             WHERE $13 = 0
                 OR ((SELECT COUNT(*) FROM notifications WHERE app_id = $3 AND subject_id = $2 AND created_at >= $10) < $11
                     AND (SELECT COUNT(*) FROM notifications WHERE app_id = $3 AND created_at >= $10) < $12)
              ON CONFLICT (once_key) DO NOTHING",
@@ -486,6 +487,7 @@ impl Services {
         .bind(day_start)
         .bind(per_subject)
         .bind(per_app)
+        .bind(bounded)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

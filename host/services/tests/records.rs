@@ -270,8 +270,8 @@ async fn consent_requests_need_scopes_and_a_purpose() {
             )
             .await
             .unwrap();
-        // The prefix, 16 hex characters of time and counter, 24 random ones.
-        assert!(first.id.starts_with("consent-") && first.id.len() == 48, "{}", first.id);
+        // The prefix, 13 hex characters of time, 24 random ones.
+        assert!(first.id.starts_with("consent-") && first.id.len() == 45, "{}", first.id);
         assert_eq!(first.subject, ZHANG);
         assert_eq!(first.app, APP);
         assert_eq!(

@@ -138,6 +138,15 @@ impl BlobStore {
         Ok(digest)
     }
 
+    /// Whether a blob is stored.
+    pub async fn exists(&self, digest: &str) -> Result<bool, StoreError> {
+        match self.inner.head(&Self::path(digest)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(StoreError::Blob(e.to_string())),
+        }
+    }
+
     /// Remove a blob; removing a missing one is not an error.
     pub async fn delete(&self, digest: &str) -> Result<(), StoreError> {
         match self.inner.delete(&Self::path(digest)).await {

@@ -211,7 +211,12 @@ impl App for SoleProprietor {
             }
             Event::Approved(_) => {
                 let SubmittedCase { form, .. } = submitted(case)?;
-                let id_card = valid_id_card(ctx)?;
+                // The ID card was verified when the case was submitted; if the
+                // citizen's consent has ended since, the licence still
+                // issues, saying so, rather than failing the approval.
+                let verified = valid_id_card(ctx)
+                    .map(|card| card.id)
+                    .unwrap_or_else(|_| "申请时已核验 / verified at application".to_owned());
                 let operator = form.operator.name.trim().to_owned();
                 let fields = vec![
                     ("名称".to_owned(), registered_name(&ctx.region, &form.business)),
@@ -219,7 +224,7 @@ impl App for SoleProprietor {
                     ("组成形式".to_owned(), "个人经营".to_owned()),
                     ("经营场所".to_owned(), form.business.address.trim().to_owned()),
                     ("经营范围".to_owned(), printed_scope(&form.business)),
-                    ("身份核验".to_owned(), id_card.id),
+                    ("身份核验".to_owned(), verified),
                     ("holder-name".to_owned(), operator),
                 ];
                 let licence = certificates::issue(case, LICENCE_TYPE, None, &fields)?;

@@ -72,8 +72,10 @@ impl Marketplace {
                 "",
             )
             .await?;
-            tx.commit().await?;
+            // Removed under the chain's lock: a publish of the same bytes
+            // checks, under the same lock, that its blob is still there.
             self.blobs.delete(&orphan.digest).await?;
+            tx.commit().await?;
             removed.push(orphan);
         }
         Ok(removed)

@@ -23,8 +23,10 @@ pub const PACKAGE_RETRY_AFTER_SECS: u32 = 5;
 static WORKERS: Semaphore = Semaphore::const_new(PACKAGE_WORKERS);
 
 /// Run `work` on the blocking pool once a package worker is free.
+/// The worker is held by the job itself, so a caller that goes away (a
+/// client that disconnects) frees it only when the job is done.
 pub async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, MarketError> {
-    let _permit = tokio::time::timeout(PACKAGE_WAIT, WORKERS.acquire())
+    let permit = tokio::time::timeout(PACKAGE_WAIT, WORKERS.acquire())
         .await
         .map_err(|_| {
             MarketError::Busy(format!(
@@ -32,9 +34,12 @@ pub async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -
             ))
         })?
         .expect("the package workers are never closed");
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| MarketError::Internal(format!("a package job failed: {e}")))
+    tokio::task::spawn_blocking(move || {
+        let _held = permit;
+        work()
+    })
+    .await
+    .map_err(|e| MarketError::Internal(format!("a package job failed: {e}")))
 }
 
 /// Compiles a component the way the serving nodes will, where a stuck or

@@ -204,9 +204,15 @@ impl Marketplace {
 
     /// Remove the blob a refused publish stored, unless a version refers to
     /// it: the same bytes published before, or by a concurrent publish of
-    /// the same version (refused here as a reused version number).
+    /// the same version (refused here as a reused version number, which
+    /// keeps the blob: the other publish may not have committed yet). Only a
+    /// definite refusal removes it; after a storage failure the blob stays
+    /// for `tongban admin orphan-blobs`.
     async fn forget_unreferenced_blob(&self, digest: &str, refused: &MarketError) {
-        if matches!(refused, MarketError::Conflict(_)) {
+        if matches!(
+            refused,
+            MarketError::Conflict(_) | MarketError::Internal(_) | MarketError::Busy(_)
+        ) {
             return;
         }
         let referenced = sqlx::query("SELECT 1 FROM versions WHERE package_digest = $1")
@@ -236,6 +242,13 @@ impl Marketplace {
         let app = manifest.app.id.clone();
         let version = manifest.app.version.to_string();
         let mut tx = begin(&self.db).await?;
+        // Under the chain's lock, which the orphan sweep also holds while it
+        // removes a blob: the blob stored above is still there.
+        if !self.blobs.exists(blob_digest).await? {
+            return Err(MarketError::Busy(
+                "the package's blob was removed while it was being published; publish it again".into(),
+            ));
+        }
         admissible(&mut tx, org, &app, &version, &package.digest(), signature).await?;
         let now = now_ms();
         let existing = sqlx::query("SELECT org_code FROM apps WHERE id = $1")
@@ -348,15 +361,20 @@ pub(crate) async fn version_state_and_org(
     Ok((parse_version_state(&row.try_get::<String, _>(0)?)?, row.try_get(1)?))
 }
 
-/// Read a version's package back from the blob store, verified.
-pub async fn load_package(market: &Marketplace, app: &str, version: &str) -> Result<Package, MarketError> {
+/// The digest of a version's package blob.
+pub async fn package_digest(market: &Marketplace, app: &str, version: &str) -> Result<String, MarketError> {
     let row = sqlx::query("SELECT package_digest FROM versions WHERE app_id = $1 AND version = $2")
         .bind(app)
         .bind(version)
         .fetch_optional(market.db.pool())
         .await?
         .ok_or_else(|| MarketError::not_found(format!("{app}@{version} was never published")))?;
-    let bytes = market.blobs.get(&row.try_get::<String, _>(0)?).await?;
+    Ok(row.try_get::<String, _>(0)?)
+}
+
+/// Read a version's package back from the blob store, verified.
+pub async fn load_package(market: &Marketplace, app: &str, version: &str) -> Result<Package, MarketError> {
+    let bytes = market.blobs.get(&package_digest(market, app, version).await?).await?;
     Package::from_bytes(&bytes).map_err(|e| MarketError::Internal(format!("a stored package does not read: {e}")))
 }
 

@@ -36,14 +36,35 @@ pub async fn publish(
     {
         return Err(payload_too_large(length, limit));
     }
-    let body = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| payload_too_large(declared.unwrap_or(limit as u64 + 1), limit))?;
+    // Each upload is held in memory until it is checked, so only a few are
+    // read at once; past them, a fast refusal with a retry hint.
+    let _reading = UPLOADS_IN_FLIGHT.try_acquire().map_err(|_| {
+        let mut busy = ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            format!("{MAX_UPLOADS_IN_FLIGHT} packages are being uploaded already; try again shortly"),
+        );
+        busy.retry_after = Some(5);
+        busy
+    })?;
+    let body = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let over = std::error::Error::source(&e).is_some_and(|cause| cause.is::<http_body_util::LengthLimitError>());
+        if over {
+            payload_too_large(declared.unwrap_or(limit as u64 + 1), limit)
+        } else {
+            ApiError::bad_request(format!("the upload broke off: {e}"))
+        }
+    })?;
     if body.is_empty() {
         return Err(ApiError::bad_request("the request body must be the package file"));
     }
     Ok(Json(s.market.publish(&actor, Vec::from(body)).await?))
 }
+
+/// How many package uploads are read into memory at once.
+pub const MAX_UPLOADS_IN_FLIGHT: usize = 4;
+
+static UPLOADS_IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_UPLOADS_IN_FLIGHT);
 
 fn payload_too_large(length: u64, limit: usize) -> ApiError {
     ApiError::new(

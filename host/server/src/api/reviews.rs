@@ -50,6 +50,9 @@ pub async fn decide(
     Json(decision): Json<Decision>,
 ) -> Result<Json<Outcome>, ApiError> {
     let state = s.market.decide(&actor, &app, &version, decision).await?;
+    if state == tongban_registry::release::VersionState::Approved {
+        s.warm_approved(&app, &version);
+    }
     Ok(Json(Outcome {
         summary: format!("{app}@{version} is {state}"),
     }))

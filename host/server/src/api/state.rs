@@ -28,6 +28,9 @@ pub struct CallFor {
     pub case: Option<String>,
 }
 
+/// How many versions a node unpacks and loads at once.
+pub const LOAD_WORKERS: usize = 2;
+
 /// How often the serving epoch is polled. A release change is live on every
 /// node within this interval plus the time to load a new version.
 pub const EPOCH_POLL: Duration = Duration::from_millis(200);
@@ -46,6 +49,8 @@ pub struct AppState {
     pub max_upload_bytes: usize,
     /// Per-app call figures for `/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// The workers that unpack and load (compile, at worst) versions.
+    loading: Arc<tokio::sync::Semaphore>,
     /// Held for the whole of a refresh, so the poller and a handler that
     /// refreshes after its own release action never interleave, and a table
     /// read earlier can never be stored over one read later.
@@ -67,6 +72,7 @@ impl AppState {
             loaded: Arc::new(Mutex::new(HashMap::new())),
             max_upload_bytes,
             metrics: crate::metrics::Metrics::new(),
+            loading: Arc::new(tokio::sync::Semaphore::new(LOAD_WORKERS)),
             refreshing: Arc::new(Mutex::new(())),
         };
         Ok(state)
@@ -80,9 +86,17 @@ impl AppState {
         }
         let bytes = self.market.blobs().get(digest).await?;
         // Unpacking and loading (a compile, when this node has no artifact
-        // yet, which runs in a child process under limits) are blocking work.
+        // yet, which runs in a child process under limits) are blocking
+        // work, at most `LOAD_WORKERS` at once; the job holds its worker.
+        let worker = self
+            .loading
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the load workers are never closed");
         let runtime = self.runtime.clone();
         let app = tokio::task::spawn_blocking(move || {
+            let _held = worker;
             let package = Package::from_bytes(&bytes).map_err(|e| MarketError::Internal(e.to_string()))?;
             runtime
                 .load(&package)
@@ -93,6 +107,28 @@ impl AppState {
         let app = Arc::new(app);
         self.loaded.lock().await.insert(digest.to_owned(), app.clone());
         Ok(app)
+    }
+
+    /// After a version is approved, compile it on this node in the
+    /// background (in the compiler child, under its limits), so the rollout
+    /// that follows only loads it. The node that published it compiled it
+    /// already; this covers the node the reviewer used. A failure is logged:
+    /// the serving loop loads (and reports) the version again when it serves.
+    pub fn warm_approved(&self, app: &str, version: &str) {
+        let state = self.clone();
+        let (app, version) = (app.to_owned(), version.to_owned());
+        tokio::spawn(async move {
+            let digest = match tongban_registry::market::publish::package_digest(&state.market, &app, &version).await {
+                Ok(digest) => digest,
+                Err(e) => {
+                    tracing::warn!(%app, %version, error = %e, "an approved version could not be found to compile");
+                    return;
+                }
+            };
+            if let Err(e) = state.loaded_app(&digest).await {
+                tracing::warn!(%app, %version, error = %e, "an approved version did not compile on this node");
+            }
+        });
     }
 
     /// The version of `app` that serves `subject` in `region`, loaded.

@@ -80,7 +80,15 @@ pub fn run(command: EventsCommand) -> Result<ExitCode, CliError> {
                     version = e.app_version,
                     at = show_time(e.at),
                     attempts = e.attempts,
-                    error = e.last_error.as_deref().unwrap_or("-"),
+                    // The error text comes from an app: no control
+                    // characters reach the operator's terminal.
+                    error = e
+                        .last_error
+                        .as_deref()
+                        .unwrap_or("-")
+                        .chars()
+                        .map(|c| if c.is_control() { ' ' } else { c })
+                        .collect::<String>(),
                 );
             }
             Ok(ExitCode::SUCCESS)

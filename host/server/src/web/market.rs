@@ -665,7 +665,12 @@ pub async fn decide(
         }
     };
     match s.market.decide(&user.actor, &app, &version, decision).await {
-        Ok(_) => Redirect::to(&format!("/reviews/{app}/{version}")).into_response(),
+        Ok(state) => {
+            if state == tongban_registry::release::VersionState::Approved {
+                s.warm_approved(&app, &version);
+            }
+            Redirect::to(&format!("/reviews/{app}/{version}")).into_response()
+        }
         Err(e) => {
             let problems = refusal_problems(l, &e, &field_id, invalid);
             let status = refusal_status(e);
