@@ -4,15 +4,21 @@
 //! so a change is live everywhere within the poll interval, with no restart.
 
 use serde::{Deserialize, Serialize};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 use tongban_store::now_ms;
 
 use super::audit_log::{append, begin, state_digest};
+use super::deployments::{deployment_from_row, load_deployment, save_deployment};
 use super::orgs::is_region_code;
-use super::publish::{parse_version_state, set_version_state, version_state_and_org};
-use super::serving::region_chain;
+use super::serving::{bump_epoch, region_chain};
+use super::versions::{parse_version_state, set_version_state, version_state_and_org};
 use super::{Actor, MarketError, Marketplace};
 use crate::release::{DeploymentAction, DeploymentState, Role, VersionAction, VersionState, check_rollout_percentage};
+
+// A deployment's row and the serving epoch belong to the deployments table
+// and the serving table; their paths here stay for the server.
+pub use super::deployments::Deployment;
+pub use super::serving::serving_epoch;
 
 /// What a release action asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,19 +63,6 @@ pub enum ReleaseAction {
 
 /// The longest reason for a yank or a revocation, in characters.
 pub const MAX_STATE_REASON_CHARS: usize = 500;
-
-/// A deployment as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Deployment {
-    pub app: String,
-    pub region: String,
-    pub version: String,
-    pub state: DeploymentState,
-    pub percentage: u8,
-    pub pilot_group: Vec<String>,
-    pub message: Option<String>,
-    pub sunset_at: Option<i64>,
-}
 
 /// The deployment action of a region-scoped release action (yank and revoke
 /// act on the version, not a deployment).
@@ -127,31 +120,6 @@ fn release_verb(action: &ReleaseAction) -> &'static str {
         ReleaseAction::Yank { .. } => "yank",
         ReleaseAction::Revoke { .. } => "revoke",
     }
-}
-
-/// Bump the serving epoch inside a transaction.
-pub(crate) async fn bump_epoch(tx: &mut Transaction<'static, Any>) -> Result<(), MarketError> {
-    sqlx::query("UPDATE serving_epoch SET epoch = epoch + 1 WHERE id = 1")
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// The current serving epoch.
-pub async fn serving_epoch(db: &tongban_store::Database) -> Result<i64, MarketError> {
-    Ok(sqlx::query("SELECT epoch FROM serving_epoch WHERE id = 1")
-        .fetch_one(db.pool())
-        .await?
-        .try_get(0)?)
-}
-
-fn deployment_state_text(state: DeploymentState) -> String {
-    state.to_string()
-}
-
-pub(crate) fn parse_deployment_state(text: &str) -> Result<DeploymentState, MarketError> {
-    serde_json::from_value(serde_json::Value::String(text.into()))
-        .map_err(|_| MarketError::Internal(format!("unknown deployment state `{text}` in the database")))
 }
 
 fn region_of(action: &ReleaseAction) -> Option<&str> {
@@ -353,59 +321,6 @@ impl Marketplace {
         .await?;
         rows.iter().map(deployment_from_row).collect()
     }
-}
-
-pub(crate) fn deployment_from_row(r: &sqlx::any::AnyRow) -> Result<Deployment, MarketError> {
-    Ok(Deployment {
-        app: r.try_get(0)?,
-        region: r.try_get(1)?,
-        version: r.try_get(2)?,
-        state: parse_deployment_state(&r.try_get::<String, _>(3)?)?,
-        percentage: r.try_get::<i32, _>(4)? as u8,
-        pilot_group: serde_json::from_str(&r.try_get::<String, _>(5)?).unwrap_or_default(),
-        message: r.try_get(6)?,
-        sunset_at: r.try_get(7)?,
-    })
-}
-
-async fn load_deployment(
-    tx: &mut Transaction<'static, Any>,
-    app: &str,
-    region: &str,
-    version: &str,
-) -> Result<Option<Deployment>, MarketError> {
-    let row = sqlx::query(
-        "SELECT app_id, region, version, state, percentage, pilot_group, message, sunset_at FROM deployments
-         WHERE app_id = $1 AND region = $2 AND version = $3",
-    )
-    .bind(app)
-    .bind(region)
-    .bind(version)
-    .fetch_optional(&mut **tx)
-    .await?;
-    row.as_ref().map(deployment_from_row).transpose()
-}
-
-async fn save_deployment(tx: &mut Transaction<'static, Any>, d: &Deployment) -> Result<(), MarketError> {
-    sqlx::query(
-        "INSERT INTO deployments (app_id, region, version, state, percentage, pilot_group, message, sunset_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (app_id, region, version) DO UPDATE SET state = excluded.state, percentage = excluded.percentage,
-            pilot_group = excluded.pilot_group, message = excluded.message, sunset_at = excluded.sunset_at,
-            updated_at = excluded.updated_at",
-    )
-    .bind(&d.app)
-    .bind(&d.region)
-    .bind(&d.version)
-    .bind(deployment_state_text(d.state))
-    .bind(d.percentage as i32)
-    .bind(serde_json::to_string(&d.pilot_group).expect("lists serialize"))
-    .bind(&d.message)
-    .bind(d.sunset_at)
-    .bind(now_ms())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// A version as the release pages show it: its review state and its

@@ -213,11 +213,11 @@ pub async fn revoke_key(
     let mut quarantined = Vec::new();
     for row in rows {
         let (app, version, state): (String, String, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-        let state = super::publish::parse_version_state(&state)?;
+        let state = super::versions::parse_version_state(&state)?;
         let Ok(next) = state.apply(VersionAction::Quarantine, Role::System) else {
             continue;
         };
-        super::publish::set_version_state(&mut tx, &app, &version, next).await?;
+        super::versions::set_version_state(&mut tx, &app, &version, next).await?;
         append(
             &mut tx,
             &Actor::system(),
@@ -230,7 +230,7 @@ pub async fn revoke_key(
         quarantined.push(format!("{app}@{version}"));
     }
     if !quarantined.is_empty() {
-        super::deploy::bump_epoch(&mut tx).await?;
+        super::serving::bump_epoch(&mut tx).await?;
     }
     tx.commit().await?;
     Ok(quarantined)

@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod audit_log;
 pub mod catalog;
 pub mod deploy;
+mod deployments;
 mod error;
 pub mod keys;
 pub mod orgs;
@@ -20,6 +21,7 @@ pub mod publish;
 pub mod review;
 pub mod serving;
 pub mod sessions;
+mod versions;
 
 pub use error::MarketError;
 

@@ -8,7 +8,7 @@ use sqlx::Row;
 use tongban_store::now_ms;
 
 use super::audit_log::{append, begin, state_digest};
-use super::publish::{last_approved_manifest, parse_version_state, set_version_state, version_state_and_org};
+use super::versions::{last_approved_manifest, parse_version_state, set_version_state, version_state_and_org};
 use super::{Actor, MarketError, Marketplace};
 use crate::check::CheckReport;
 use crate::diff::{CapabilityChange, capability_diff};

@@ -12,12 +12,12 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 use tongban_store::Database;
 
 use super::MarketError;
-use super::deploy::deployment_from_row;
-use super::publish::parse_version_state;
+use super::deployments::deployment_from_row;
+use super::versions::parse_version_state;
 use crate::release::{DeploymentState, rollout_bucket};
 
 /// One servable version.
@@ -53,7 +53,7 @@ pub struct ServingTable {
 impl ServingTable {
     /// Build the table from the database.
     pub async fn load(db: &Database) -> Result<ServingTable, MarketError> {
-        let epoch = super::deploy::serving_epoch(db).await?;
+        let epoch = serving_epoch(db).await?;
         let rows = sqlx::query(
             "SELECT d.app_id, d.region, d.version, d.state, d.percentage, d.pilot_group, d.message, d.sunset_at,
                     v.state, v.package_digest, d.updated_at
@@ -160,6 +160,23 @@ impl ServingTable {
         out.dedup();
         out
     }
+}
+
+/// Bump the serving epoch inside a transaction: every change to what serves
+/// (a release action, a quarantine) does, so every node rebuilds its table.
+pub(crate) async fn bump_epoch(tx: &mut Transaction<'static, Any>) -> Result<(), MarketError> {
+    sqlx::query("UPDATE serving_epoch SET epoch = epoch + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The current serving epoch.
+pub async fn serving_epoch(db: &Database) -> Result<i64, MarketError> {
+    Ok(sqlx::query("SELECT epoch FROM serving_epoch WHERE id = 1")
+        .fetch_one(db.pool())
+        .await?
+        .try_get(0)?)
 }
 
 /// A region, then its city, then its province (GB/T 2260 codes).
