@@ -7,16 +7,20 @@ use serde::{Deserialize, Serialize};
 use tongban_registry::platform;
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, UpdateDeadline};
-use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi::random::WasiRandomCtx;
 
 use crate::Runtime;
 use crate::bindings::{app as wit_app, types as wit_types};
-use crate::capabilities::{CapabilityCtxs, log::LogLine};
+use crate::capabilities::{CallSetup, CapabilityCtxs, log::LogLine};
 use crate::error::{CallError, LimitBreach, LimitKind};
 use crate::limits::{HostCallBudget, MemoryLimiter, copy_allowance};
 use crate::loaded::LoadedApp;
 use crate::wasi::sandbox_ctx;
+
+// The call's environment and store data have modules of their own, which
+// the capabilities import instead of this one; the paths here stay.
+pub use crate::env::{Assurance, CallEnv, Channel, Session, SubjectKind};
+pub use crate::store_data::CallState;
 
 /// Extra wall time past the deadline before the host abandons a call that is
 /// stuck in a host function rather than in wasm (where epochs stop it).
@@ -28,73 +32,6 @@ const HOSTCALL_FUEL_EXHAUSTED: &str = "too much data is being copied between the
 
 /// Fuel a call gets when fuel is metered and the manifest does not say.
 pub const DEFAULT_FUEL: u64 = 1_000_000_000;
-
-/// Whether the subject is a person or a legal person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SubjectKind {
-    Person,
-    LegalPerson,
-}
-
-/// How sure the platform is of the subject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Assurance {
-    Low,
-    Substantial,
-    High,
-}
-
-/// The channel of an interaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Channel {
-    Web,
-    Mobile,
-    Window,
-    Kiosk,
-    Hotline,
-}
-
-/// Who a call serves.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
-    /// The pairwise handle the app sees.
-    pub subject: String,
-    pub kind: SubjectKind,
-    pub assurance: Assurance,
-    pub channel: Channel,
-    /// The clerk acting for the subject at a window (代办).
-    pub on_behalf_of: Option<String>,
-    pub locale: String,
-}
-
-/// Everything a call needs to know about its situation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CallEnv {
-    /// The session as the app sees it; `session.subject` is the pairwise
-    /// handle of `subject` for this app.
-    pub session: Session,
-    /// The item code the call is about.
-    pub item: String,
-    /// The region served, as a 6-digit GB/T 2260 code.
-    pub region: String,
-    /// The platform subject served. It stays on the host side: capabilities
-    /// use it to find consents, attributes and certificates. None for a call
-    /// that serves nobody (a local `tongban app run`), where every
-    /// personal-data capability answers `not-found`.
-    #[serde(default)]
-    pub subject: Option<String>,
-    /// The case the call is about, if any (recorded with provenance).
-    #[serde(default)]
-    pub case: Option<String>,
-    /// For an `on-event` delivery: the sequence number of the case event
-    /// delivered. Delivery is at least once, so effects keyed by it (a
-    /// notification) happen once however often the event is delivered.
-    #[serde(default)]
-    pub event: Option<i64>,
-}
 
 /// A problem with one form field, as the app reported it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,16 +120,6 @@ pub struct CallOutcome {
     pub report: CallReport,
 }
 
-/// The store data of one call.
-pub struct CallState {
-    pub(crate) wasi: WasiCtx,
-    pub(crate) table: ResourceTable,
-    pub(crate) random: WasiRandomCtx,
-    pub(crate) limiter: MemoryLimiter,
-    pub(crate) budget: HostCallBudget,
-    pub(crate) caps: CapabilityCtxs,
-}
-
 pub(crate) async fn call(runtime: &Runtime, app: &LoadedApp, env: &CallEnv, hook: Hook) -> CallOutcome {
     let started = Instant::now();
     // The app's share of the instance slots, held for the whole call; a call
@@ -218,7 +145,10 @@ pub(crate) async fn call(runtime: &Runtime, app: &LoadedApp, env: &CallEnv, hook
         random: WasiRandomCtx::default(),
         limiter: MemoryLimiter::new(limits.memory_mib()),
         budget: HostCallBudget::new(copy_allowance(limits.memory_mib())),
-        caps: CapabilityCtxs::prepare(app, env, &runtime.services),
+        caps: CapabilityCtxs::prepare(
+            &app.capabilities,
+            &CallSetup::new(&app.manifest, env, &runtime.services),
+        ),
     };
     let mut store = Store::new(&runtime.engine, state);
     store.limiter(|s| &mut s.limiter);
@@ -449,28 +379,6 @@ impl From<wit_types::Error> for AppError {
         AppError {
             kind: kind.into(),
             detail,
-        }
-    }
-}
-
-impl From<Channel> for wit_types::Channel {
-    fn from(c: Channel) -> Self {
-        match c {
-            Channel::Web => wit_types::Channel::Web,
-            Channel::Mobile => wit_types::Channel::Mobile,
-            Channel::Window => wit_types::Channel::Window,
-            Channel::Kiosk => wit_types::Channel::Kiosk,
-            Channel::Hotline => wit_types::Channel::Hotline,
-        }
-    }
-}
-
-impl From<Assurance> for wit_types::Assurance {
-    fn from(a: Assurance) -> Self {
-        match a {
-            Assurance::Low => wit_types::Assurance::Low,
-            Assurance::Substantial => wit_types::Assurance::Substantial,
-            Assurance::High => wit_types::Assurance::High,
         }
     }
 }

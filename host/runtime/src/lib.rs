@@ -14,20 +14,20 @@ pub mod call;
 pub mod capabilities;
 pub mod compile;
 pub mod engine;
+pub mod env;
 pub mod error;
 pub mod limits;
 pub mod loaded;
 pub mod slots;
+pub mod store_data;
 pub mod wasi;
 
 use std::path::PathBuf;
 
 pub use cache::LoadPath;
-pub use call::{
-    AppError, Assurance, CallEnv, CallOutcome, CallReport, CaseEvent, Channel, FieldError, Hook, HookResult, Outcome,
-    Session, SubjectKind,
-};
+pub use call::{AppError, CallOutcome, CallReport, CaseEvent, FieldError, Hook, HookResult, Outcome};
 pub use engine::EngineSettings;
+pub use env::{Assurance, CallEnv, Channel, Session, SubjectKind};
 pub use error::{CallError, LimitKind, LoadError};
 pub use loaded::LoadedApp;
 pub use tongban_store::Database;

@@ -11,9 +11,9 @@ use wasmtime::component::Linker;
 use crate::Runtime;
 use crate::bindings::ServiceAppPre;
 use crate::cache::LoadPath;
-use crate::call::CallState;
-use crate::capabilities::link_granted;
+use crate::capabilities::{AppCapabilities, link_granted};
 use crate::error::LoadError;
+use crate::store_data::CallState;
 use crate::wasi::link_sandbox_wasi;
 
 /// How loading went.
@@ -28,8 +28,9 @@ pub struct LoadedApp {
     pub manifest: Manifest,
     /// The form schema of each item, by item code.
     pub forms: std::sync::Arc<std::collections::BTreeMap<String, serde_json::Value>>,
-    /// The notification templates the manifest declares, name to text.
-    pub templates: std::sync::Arc<std::collections::BTreeMap<String, String>>,
+    /// What each capability keeps of this version (notify: its template
+    /// texts), built once at load.
+    pub(crate) capabilities: AppCapabilities,
     pub digest: String,
     pub(crate) pre: ServiceAppPre<CallState>,
     pub report: LoadReport,
@@ -83,23 +84,13 @@ pub(crate) fn load(runtime: &Runtime, package: &Package) -> Result<LoadedApp, Lo
         .map_err(LoadError::Compile)?;
 
     let mut linker = Linker::<CallState>::new(&runtime.engine);
-    link_sandbox_wasi(&mut linker).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+    link_sandbox_wasi(&mut linker, CallState::random).map_err(|e| LoadError::Link(format!("{e:#}")))?;
     link_granted(&mut linker, &manifest.granted()).map_err(|e| LoadError::Link(format!("{e:#}")))?;
     let instance_pre = linker
         .instantiate_pre(&component)
         .map_err(|e| LoadError::Link(format!("{e:#}")))?;
     let pre = ServiceAppPre::new(instance_pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
-    let mut templates = std::collections::BTreeMap::new();
-    if let Some(notify) = &manifest.capabilities.notify {
-        for (name, path) in &notify.templates {
-            let text = package
-                .file(path)
-                .ok_or_else(|| LoadError::Manifest(format!("template `{name}` ({path}) is not in the package")))?;
-            let text = String::from_utf8(text.to_vec())
-                .map_err(|_| LoadError::Manifest(format!("template `{name}` ({path}) is not UTF-8")))?;
-            templates.insert(name.clone(), text);
-        }
-    }
+    let capabilities = AppCapabilities::load(&manifest, package)?;
     // Publishing checks that every form is in the package; a local test
     // package may leave them out, and then the host checks no schema.
     let mut forms = std::collections::BTreeMap::new();
@@ -113,7 +104,7 @@ pub(crate) fn load(runtime: &Runtime, package: &Package) -> Result<LoadedApp, Lo
     }
     Ok(LoadedApp {
         forms: std::sync::Arc::new(forms),
-        templates: std::sync::Arc::new(templates),
+        capabilities,
         manifest,
         digest,
         pre,

@@ -11,10 +11,8 @@ use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
 use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView as _};
 use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::random::WasiRandom;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-
-use crate::call::CallState;
+use wasmtime_wasi::random::{WasiRandom, WasiRandomCtx};
+use wasmtime_wasi::{WasiCtx, WasiView};
 
 /// The stdout and stderr capture of one call.
 pub struct CapturedOutput {
@@ -36,43 +34,41 @@ pub fn sandbox_ctx(output_cap: usize) -> (WasiCtx, CapturedOutput) {
     (ctx, CapturedOutput { stdout, stderr })
 }
 
-impl WasiView for CallState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
 struct IoTable;
 
 impl HasData for IoTable {
     type Data<'a> = &'a mut ResourceTable;
 }
 
-/// Add the sandbox's WASI interfaces to a linker.
-pub fn link_sandbox_wasi(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+/// Add the sandbox's WASI interfaces to a linker whose store data is a
+/// [`WasiView`] (its `WasiCtx` from [`sandbox_ctx`] and its resource table)
+/// and holds the call's randomness where `random` finds it. The store data
+/// is generic, as wasmtime-wasi's own `add_to_linker` is, so this module
+/// knows nothing of the runtime's store data.
+pub fn link_sandbox_wasi<T: WasiView + 'static>(
+    linker: &mut Linker<T>,
+    random: fn(&mut T) -> &mut WasiRandomCtx,
+) -> wasmtime::Result<()> {
     let l = linker;
-    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<CallState, IoTable>(l, |s| &mut s.table)?;
-    wasmtime_wasi_io::bindings::wasi::io::poll::add_to_linker::<CallState, IoTable>(l, |s| &mut s.table)?;
-    wasmtime_wasi_io::bindings::wasi::io::streams::add_to_linker::<CallState, IoTable>(l, |s| &mut s.table)?;
-    clocks::wall_clock::add_to_linker::<CallState, WasiClocks>(l, |s| s.clocks())?;
-    clocks::monotonic_clock::add_to_linker::<CallState, WasiClocks>(l, |s| s.clocks())?;
-    random::random::add_to_linker::<CallState, WasiRandom>(l, |s| &mut s.random)?;
-    random::insecure::add_to_linker::<CallState, WasiRandom>(l, |s| &mut s.random)?;
-    random::insecure_seed::add_to_linker::<CallState, WasiRandom>(l, |s| &mut s.random)?;
-    cli::exit::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
-    cli::environment::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
-    cli::stdin::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
-    cli::stdout::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
-    cli::stderr::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
-    cli::terminal_input::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
-    cli::terminal_output::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
-    cli::terminal_stdin::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
-    cli::terminal_stdout::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
-    cli::terminal_stderr::add_to_linker::<CallState, WasiCli>(l, |s| s.cli())?;
-    filesystem::types::add_to_linker::<CallState, WasiFilesystem>(l, |s| s.filesystem())?;
-    filesystem::preopens::add_to_linker::<CallState, WasiFilesystem>(l, |s| s.filesystem())?;
+    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<T, IoTable>(l, |s| s.ctx().table)?;
+    wasmtime_wasi_io::bindings::wasi::io::poll::add_to_linker::<T, IoTable>(l, |s| s.ctx().table)?;
+    wasmtime_wasi_io::bindings::wasi::io::streams::add_to_linker::<T, IoTable>(l, |s| s.ctx().table)?;
+    clocks::wall_clock::add_to_linker::<T, WasiClocks>(l, |s| s.clocks())?;
+    clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(l, |s| s.clocks())?;
+    random::random::add_to_linker::<T, WasiRandom>(l, random)?;
+    random::insecure::add_to_linker::<T, WasiRandom>(l, random)?;
+    random::insecure_seed::add_to_linker::<T, WasiRandom>(l, random)?;
+    cli::exit::add_to_linker::<T, WasiCli>(l, |s| s.cli())?;
+    cli::environment::add_to_linker::<T, WasiCli>(l, |s| s.cli())?;
+    cli::stdin::add_to_linker::<T, WasiCli>(l, |s| s.cli())?;
+    cli::stdout::add_to_linker::<T, WasiCli>(l, |s| s.cli())?;
+    cli::stderr::add_to_linker::<T, WasiCli>(l, |s| s.cli())?;
+    cli::terminal_input::add_to_linker::<T, WasiCli>(l, |s| s.cli())?;
+    cli::terminal_output::add_to_linker::<T, WasiCli>(l, |s| s.cli())?;
+    cli::terminal_stdin::add_to_linker::<T, WasiCli>(l, |s| s.cli())?;
+    cli::terminal_stdout::add_to_linker::<T, WasiCli>(l, |s| s.cli())?;
+    cli::terminal_stderr::add_to_linker::<T, WasiCli>(l, |s| s.cli())?;
+    filesystem::types::add_to_linker::<T, WasiFilesystem>(l, |s| s.filesystem())?;
+    filesystem::preopens::add_to_linker::<T, WasiFilesystem>(l, |s| s.filesystem())?;
     Ok(())
 }

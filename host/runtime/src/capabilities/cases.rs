@@ -7,16 +7,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use tongban_registry::Manifest;
 use tongban_registry::manifest::ItemMode;
+use tongban_registry::{Capability, Manifest, Package};
 use tongban_services::cases::{Case, Stage as StoredStage};
-use wasmtime::component::{HasData, Linker};
+use wasmtime::component::Linker;
 
-use super::{CallScope, service_error};
+use super::host_capability::{CallScope, CallSetup, HostCapability, View, ViewOf, not_granted, service_error};
 use crate::bindings::tongban::platform::cases::{self as wit, CaseInfo, Stage};
 use crate::bindings::types;
-use crate::call::{CallState, Channel};
-use crate::limits::{HostCallBudget, Lifted};
+use crate::env::Channel;
+use crate::error::LoadError;
+use crate::limits::Lifted;
 
 /// Per-call state.
 #[derive(Clone)]
@@ -108,31 +109,32 @@ fn stage_to_wit(stage: StoredStage) -> Stage {
     }
 }
 
-/// What the `Host` impl sees.
-pub struct CasesView<'a> {
-    ctx: &'a mut CasesCtx,
-    budget: &'a mut HostCallBudget,
+/// The cases capability, as the registration table links it.
+pub struct Cases;
+
+impl HostCapability for Cases {
+    const GRANT: Capability = Capability::Cases;
+    type App = ();
+    type Ctx = CasesCtx;
+
+    fn load(_: &Manifest, _: &Package) -> Result<(), LoadError> {
+        Ok(())
+    }
+
+    fn prepare(_: &(), call: &CallSetup<'_>) -> CasesCtx {
+        CasesCtx::prepare(call.manifest, call.scope.clone())
+    }
+
+    fn link<T: Send + 'static>(linker: &mut Linker<T>, view: fn(&mut T) -> View<'_, CasesCtx>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, ViewOf<CasesCtx>>(linker, view)
+    }
 }
 
-/// Marker for linking.
-pub struct CasesCapability;
-
-impl HasData for CasesCapability {
-    type Data<'a> = CasesView<'a>;
-}
-
-pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
-    wit::add_to_linker::<CallState, CasesCapability>(linker, |s| CasesView {
-        ctx: &mut s.caps.cases,
-        budget: &mut s.budget,
-    })
-}
-
-impl wit::Host for CasesView<'_> {
+impl wit::Host for View<'_, CasesCtx> {
     async fn get(&mut self, id: String) -> wasmtime::Result<Result<CaseInfo, types::Error>> {
         self.budget.charge(id.lifted_bytes())?;
         if self.ctx.follow_on.is_none() {
-            return Ok(Err(super::not_granted("cases")));
+            return Ok(Err(not_granted("cases")));
         }
         Ok(self.ctx.get(&id).await)
     }
@@ -146,9 +148,9 @@ impl wit::Host for CasesView<'_> {
         self.budget
             .charge(from.lifted_bytes() + item.lifted_bytes() + form.lifted_bytes())?;
         match &self.ctx.follow_on {
-            None => return Ok(Err(super::not_granted("cases"))),
+            None => return Ok(Err(not_granted("cases"))),
             Some(items) if !items.contains(&item) => {
-                return Ok(Err(super::not_granted(format!("follow-on item `{item}`"))));
+                return Ok(Err(not_granted(format!("follow-on item `{item}`"))));
             }
             Some(_) => {}
         }

@@ -11,17 +11,19 @@
 
 use std::collections::BTreeSet;
 
-use tongban_registry::Manifest;
+use tongban_registry::{Capability, Manifest, Package};
 use tongban_services::certificates::{Certificate as StoredCertificate, CertificateStatus, IssueRequest};
 use tongban_services::consents::certificate_scope;
 use tongban_services::now_ms;
-use wasmtime::component::{HasData, Linker};
+use wasmtime::component::Linker;
 
-use super::{CallScope, outcome_of, service_error};
+use super::host_capability::{
+    CallScope, CallSetup, HostCapability, View, ViewOf, not_granted, outcome_of, service_error,
+};
 use crate::bindings::tongban::platform::certificates::{self as wit, AnnotatedCopy, Certificate, Status};
 use crate::bindings::types::{self, Purpose};
-use crate::call::CallState;
-use crate::limits::{HostCallBudget, Lifted};
+use crate::error::LoadError;
+use crate::limits::Lifted;
 
 /// How long an annotated copy made through the capability stays valid.
 pub const COPY_VALID_MS: i64 = 30 * 24 * 60 * 60 * 1000;
@@ -52,7 +54,7 @@ impl CertificatesCtx {
         if self.granted {
             Ok(())
         } else {
-            Err(super::not_granted("certificates"))
+            Err(not_granted("certificates"))
         }
     }
 
@@ -60,9 +62,7 @@ impl CertificatesCtx {
         if self.read.contains(type_code) {
             Ok(())
         } else {
-            Err(super::not_granted(format!(
-                "reading certificates of type `{type_code}`"
-            )))
+            Err(not_granted(format!("reading certificates of type `{type_code}`")))
         }
     }
 
@@ -208,27 +208,31 @@ fn status_from_wit(status: Status) -> CertificateStatus {
     }
 }
 
-/// What the `Host` impl sees.
-pub struct CertificatesView<'a> {
-    ctx: &'a mut CertificatesCtx,
-    budget: &'a mut HostCallBudget,
+/// The certificates capability, as the registration table links it.
+pub struct Certificates;
+
+impl HostCapability for Certificates {
+    const GRANT: Capability = Capability::Certificates;
+    type App = ();
+    type Ctx = CertificatesCtx;
+
+    fn load(_: &Manifest, _: &Package) -> Result<(), LoadError> {
+        Ok(())
+    }
+
+    fn prepare(_: &(), call: &CallSetup<'_>) -> CertificatesCtx {
+        CertificatesCtx::prepare(call.manifest, call.scope.clone())
+    }
+
+    fn link<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> View<'_, CertificatesCtx>,
+    ) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, ViewOf<CertificatesCtx>>(linker, view)
+    }
 }
 
-/// Marker for linking.
-pub struct CertificatesCapability;
-
-impl HasData for CertificatesCapability {
-    type Data<'a> = CertificatesView<'a>;
-}
-
-pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
-    wit::add_to_linker::<CallState, CertificatesCapability>(linker, |s| CertificatesView {
-        ctx: &mut s.caps.certificates,
-        budget: &mut s.budget,
-    })
-}
-
-impl wit::Host for CertificatesView<'_> {
+impl wit::Host for View<'_, CertificatesCtx> {
     async fn held(
         &mut self,
         type_codes: Vec<String>,
@@ -242,9 +246,7 @@ impl wit::Host for CertificatesView<'_> {
             return Ok(Err(types::Error::Invalid("ask for 1 to 16 certificate types".into())));
         }
         if let Some(code) = type_codes.iter().find(|c| self.ctx.readable(c).is_err()) {
-            return Ok(Err(super::not_granted(format!(
-                "reading certificates of type `{code}`"
-            ))));
+            return Ok(Err(not_granted(format!("reading certificates of type `{code}`"))));
         }
         if why.code.trim().is_empty() {
             return Ok(Err(types::Error::Invalid("a purpose code is required".into())));
@@ -319,9 +321,7 @@ impl wit::Host for CertificatesView<'_> {
             return Ok(Err(e));
         }
         if !self.ctx.issue.contains(&type_code) {
-            return Ok(Err(super::not_granted(format!(
-                "issuing certificates of type `{type_code}`"
-            ))));
+            return Ok(Err(not_granted(format!("issuing certificates of type `{type_code}`"))));
         }
         let answer = self.ctx.issue(&case, &type_code, valid_until, fields).await;
         let outcome = match &answer {
@@ -368,7 +368,7 @@ impl wit::Host for CertificatesView<'_> {
         // The app acts for the org that issued the certificate: it issued it
         // itself (for a case its handling org decided), or its own org did.
         if certificate.app.as_deref() != Some(scope.app.as_str()) && certificate.issuer_code != scope.org {
-            return Ok(Err(super::not_granted(format!(
+            return Ok(Err(not_granted(format!(
                 "certificate {id} was issued by {}, not by this app or its org",
                 certificate.issuer_code
             ))));

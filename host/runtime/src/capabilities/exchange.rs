@@ -4,13 +4,15 @@
 
 use std::collections::BTreeSet;
 
-use tongban_registry::Manifest;
-use wasmtime::component::{HasData, Linker};
+use tongban_registry::{Capability, Manifest, Package};
+use wasmtime::component::Linker;
 
+use super::host_capability::{CallSetup, HostCapability, View, ViewOf, not_granted, not_yet};
 use crate::bindings::tongban::platform::exchange as wit;
 use crate::bindings::types::{self, Purpose};
-use crate::call::{CallEnv, CallState};
-use crate::limits::{HostCallBudget, Lifted};
+use crate::env::CallEnv;
+use crate::error::LoadError;
+use crate::limits::Lifted;
 
 /// Per-call state.
 #[derive(Debug, Clone)]
@@ -30,27 +32,31 @@ impl ExchangeCtx {
     }
 }
 
-/// What the `Host` impl sees.
-pub struct ExchangeView<'a> {
-    ctx: &'a mut ExchangeCtx,
-    budget: &'a mut HostCallBudget,
+/// The exchange capability, as the registration table links it.
+pub struct Exchange;
+
+impl HostCapability for Exchange {
+    const GRANT: Capability = Capability::Exchange;
+    type App = ();
+    type Ctx = ExchangeCtx;
+
+    fn load(_: &Manifest, _: &Package) -> Result<(), LoadError> {
+        Ok(())
+    }
+
+    fn prepare(_: &(), call: &CallSetup<'_>) -> ExchangeCtx {
+        ExchangeCtx::prepare(call.manifest, call.env)
+    }
+
+    fn link<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> View<'_, ExchangeCtx>,
+    ) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, ViewOf<ExchangeCtx>>(linker, view)
+    }
 }
 
-/// Marker for linking.
-pub struct ExchangeCapability;
-
-impl HasData for ExchangeCapability {
-    type Data<'a> = ExchangeView<'a>;
-}
-
-pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
-    wit::add_to_linker::<CallState, ExchangeCapability>(linker, |s| ExchangeView {
-        ctx: &mut s.caps.exchange,
-        budget: &mut s.budget,
-    })
-}
-
-impl wit::Host for ExchangeView<'_> {
+impl wit::Host for View<'_, ExchangeCtx> {
     async fn call(
         &mut self,
         service: String,
@@ -67,9 +73,9 @@ impl wit::Host for ExchangeView<'_> {
                 + case.lifted_bytes(),
         )?;
         Ok(match &self.ctx.services {
-            None => Err(super::not_granted("exchange")),
-            Some(s) if !s.contains(&service) => Err(super::not_granted(format!("exchange service `{service}`"))),
-            Some(_) => Err(super::not_yet("exchange")),
+            None => Err(not_granted("exchange")),
+            Some(s) if !s.contains(&service) => Err(not_granted(format!("exchange service `{service}`"))),
+            Some(_) => Err(not_yet("exchange")),
         })
     }
 }

@@ -6,14 +6,17 @@
 
 use std::collections::BTreeSet;
 
-use tongban_registry::Manifest;
-use wasmtime::component::{HasData, Linker};
+use tongban_registry::{Capability, Manifest, Package};
+use wasmtime::component::Linker;
 
-use super::{CallScope, outcome_of, service_error};
+use super::host_capability::{
+    CallScope, CallSetup, HostCapability, View, ViewOf, not_granted, outcome_of, service_error,
+};
 use crate::bindings::tongban::platform::identity::{self as wit, Attribute, Session, SubjectKind};
 use crate::bindings::types::{self, Purpose};
-use crate::call::{CallEnv, CallState};
-use crate::limits::{HostCallBudget, Lifted};
+use crate::env::{self, CallEnv};
+use crate::error::LoadError;
+use crate::limits::Lifted;
 use tongban_services::consents::attribute_scope;
 use tongban_services::subjects::release;
 
@@ -25,7 +28,7 @@ pub const MAX_NAMES: usize = 32;
 pub struct IdentityCtx {
     granted: bool,
     attributes: BTreeSet<String>,
-    session: crate::Session,
+    session: env::Session,
     scope: CallScope,
 }
 
@@ -76,38 +79,42 @@ impl IdentityCtx {
     }
 }
 
-/// What the `Host` impl sees.
-pub struct IdentityView<'a> {
-    ctx: &'a mut IdentityCtx,
-    budget: &'a mut HostCallBudget,
+/// The identity capability, as the registration table links it.
+pub struct Identity;
+
+impl HostCapability for Identity {
+    const GRANT: Capability = Capability::Identity;
+    type App = ();
+    type Ctx = IdentityCtx;
+
+    fn load(_: &Manifest, _: &Package) -> Result<(), LoadError> {
+        Ok(())
+    }
+
+    fn prepare(_: &(), call: &CallSetup<'_>) -> IdentityCtx {
+        IdentityCtx::prepare(call.manifest, call.env, call.scope.clone())
+    }
+
+    fn link<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> View<'_, IdentityCtx>,
+    ) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, ViewOf<IdentityCtx>>(linker, view)
+    }
 }
 
-/// Marker for linking.
-pub struct IdentityCapability;
-
-impl HasData for IdentityCapability {
-    type Data<'a> = IdentityView<'a>;
-}
-
-pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
-    wit::add_to_linker::<CallState, IdentityCapability>(linker, |s| IdentityView {
-        ctx: &mut s.caps.identity,
-        budget: &mut s.budget,
-    })
-}
-
-impl wit::Host for IdentityView<'_> {
+impl wit::Host for View<'_, IdentityCtx> {
     async fn current(&mut self) -> wasmtime::Result<Result<Session, types::Error>> {
         self.budget.charge(0)?;
         if !self.ctx.granted {
-            return Ok(Err(super::not_granted("identity")));
+            return Ok(Err(not_granted("identity")));
         }
         let s = &self.ctx.session;
         Ok(Ok(Session {
             subject: s.subject.clone(),
             kind: match s.kind {
-                crate::SubjectKind::Person => SubjectKind::Person,
-                crate::SubjectKind::LegalPerson => SubjectKind::LegalPerson,
+                env::SubjectKind::Person => SubjectKind::Person,
+                env::SubjectKind::LegalPerson => SubjectKind::LegalPerson,
             },
             assurance: s.assurance.into(),
             channel: s.channel.into(),
@@ -123,10 +130,10 @@ impl wit::Host for IdentityView<'_> {
     ) -> wasmtime::Result<Result<Vec<Attribute>, types::Error>> {
         self.budget.charge(names.lifted_bytes() + why.lifted_bytes())?;
         if !self.ctx.granted {
-            return Ok(Err(super::not_granted("identity")));
+            return Ok(Err(not_granted("identity")));
         }
         if let Some(name) = names.iter().find(|n| !self.ctx.attributes.contains(*n)) {
-            return Ok(Err(super::not_granted(format!(
+            return Ok(Err(not_granted(format!(
                 "identity attribute `{name}` is not declared in the manifest"
             ))));
         }

@@ -3,12 +3,14 @@
 //! version. Bounded per line and per call; past the bound lines are dropped
 //! and counted, because a chatty app should not lose its answer.
 
-use tongban_registry::Manifest;
-use wasmtime::component::{HasData, Linker};
+use tongban_registry::{Capability, Manifest, Package};
+use wasmtime::component::Linker;
 
+use super::host_capability::{CallSetup, HostCapability, View, ViewOf};
 use crate::bindings::tongban::platform::log::{self as wit, Level};
-use crate::call::{CallEnv, CallState};
-use crate::limits::{HostCallBudget, Lifted};
+use crate::env::CallEnv;
+use crate::error::LoadError;
+use crate::limits::Lifted;
 
 /// The longest log line kept, in bytes; longer lines are cut.
 pub const MAX_LINE_BYTES: usize = 4 * 1024;
@@ -64,27 +66,28 @@ impl LogCtx {
     }
 }
 
-/// What the `Host` impl sees.
-pub struct LogView<'a> {
-    ctx: &'a mut LogCtx,
-    budget: &'a mut HostCallBudget,
+/// The log capability, as the registration table links it.
+pub struct Log;
+
+impl HostCapability for Log {
+    const GRANT: Capability = Capability::Log;
+    type App = ();
+    type Ctx = LogCtx;
+
+    fn load(_: &Manifest, _: &Package) -> Result<(), LoadError> {
+        Ok(())
+    }
+
+    fn prepare(_: &(), call: &CallSetup<'_>) -> LogCtx {
+        LogCtx::prepare(call.manifest, call.env)
+    }
+
+    fn link<T: Send + 'static>(linker: &mut Linker<T>, view: fn(&mut T) -> View<'_, LogCtx>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, ViewOf<LogCtx>>(linker, view)
+    }
 }
 
-/// Marker for linking.
-pub struct LogCapability;
-
-impl HasData for LogCapability {
-    type Data<'a> = LogView<'a>;
-}
-
-pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
-    wit::add_to_linker::<CallState, LogCapability>(linker, |s| LogView {
-        ctx: &mut s.caps.log,
-        budget: &mut s.budget,
-    })
-}
-
-impl wit::Host for LogView<'_> {
+impl wit::Host for View<'_, LogCtx> {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
         self.budget.charge(message.lifted_bytes())?;
         self.ctx.push(level, message);

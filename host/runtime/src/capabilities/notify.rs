@@ -10,22 +10,30 @@
 //! resolved, so it adds no provenance entry either; per subject per day and
 //! per app per day, the services count the messages actually stored.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use tongban_registry::Manifest;
 use tongban_registry::manifest::NotifyQuota;
-use wasmtime::component::{HasData, Linker};
+use tongban_registry::{Capability, Manifest, Package};
+use wasmtime::component::Linker;
 
-use super::{CallScope, outcome_of, service_error};
+use super::host_capability::{
+    CallScope, CallSetup, HostCapability, View, ViewOf, not_granted, outcome_of, service_error,
+};
 use crate::bindings::tongban::platform::notify as wit;
 use crate::bindings::types;
-use crate::call::CallState;
-use crate::limits::{HostCallBudget, Lifted};
+use crate::error::LoadError;
+use crate::limits::Lifted;
+
+/// The texts of the templates a manifest declares, name to text, read from
+/// the package once at load.
+pub type Templates = Arc<BTreeMap<String, String>>;
 
 /// Per-call state.
 #[derive(Clone)]
 pub struct NotifyCtx {
     templates: Option<BTreeSet<String>>,
+    texts: Templates,
     quota: NotifyQuota,
     scope: CallScope,
     /// Sends attempted so far in this call, refused or not: bounded by
@@ -37,10 +45,11 @@ pub struct NotifyCtx {
 }
 
 impl NotifyCtx {
-    pub fn prepare(manifest: &Manifest, scope: CallScope) -> NotifyCtx {
+    pub fn prepare(manifest: &Manifest, texts: Templates, scope: CallScope) -> NotifyCtx {
         let grant = manifest.capabilities.notify.as_ref();
         NotifyCtx {
             templates: grant.map(|n| n.templates.keys().cloned().collect()),
+            texts,
             quota: grant.map(|n| n.quota()).unwrap_or(NotifyQuota::DEFAULT),
             scope,
             attempts: 0,
@@ -67,8 +76,7 @@ impl NotifyCtx {
             }
         }
         let text = self
-            .scope
-            .templates
+            .texts
             .get(template)
             .ok_or_else(|| types::Error::NotFound(format!("template `{template}` is not in the package")))?;
         // While a case event is delivered (at least once), the n-th message
@@ -96,27 +104,44 @@ impl NotifyCtx {
     }
 }
 
-/// What the `Host` impl sees.
-pub struct NotifyView<'a> {
-    ctx: &'a mut NotifyCtx,
-    budget: &'a mut HostCallBudget,
+/// The notify capability, as the registration table links it.
+pub struct Notify;
+
+impl HostCapability for Notify {
+    const GRANT: Capability = Capability::Notify;
+    type App = Templates;
+    type Ctx = NotifyCtx;
+
+    /// Read every declared template's text from the package: a template
+    /// that is missing or not UTF-8 refuses the load.
+    fn load(manifest: &Manifest, package: &Package) -> Result<Templates, LoadError> {
+        let mut templates = BTreeMap::new();
+        if let Some(notify) = &manifest.capabilities.notify {
+            for (name, path) in &notify.templates {
+                let text = package
+                    .file(path)
+                    .ok_or_else(|| LoadError::Manifest(format!("template `{name}` ({path}) is not in the package")))?;
+                let text = String::from_utf8(text.to_vec())
+                    .map_err(|_| LoadError::Manifest(format!("template `{name}` ({path}) is not UTF-8")))?;
+                templates.insert(name.clone(), text);
+            }
+        }
+        Ok(Arc::new(templates))
+    }
+
+    fn prepare(texts: &Templates, call: &CallSetup<'_>) -> NotifyCtx {
+        NotifyCtx::prepare(call.manifest, texts.clone(), call.scope.clone())
+    }
+
+    fn link<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> View<'_, NotifyCtx>,
+    ) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, ViewOf<NotifyCtx>>(linker, view)
+    }
 }
 
-/// Marker for linking.
-pub struct NotifyCapability;
-
-impl HasData for NotifyCapability {
-    type Data<'a> = NotifyView<'a>;
-}
-
-pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
-    wit::add_to_linker::<CallState, NotifyCapability>(linker, |s| NotifyView {
-        ctx: &mut s.caps.notify,
-        budget: &mut s.budget,
-    })
-}
-
-impl wit::Host for NotifyView<'_> {
+impl wit::Host for View<'_, NotifyCtx> {
     async fn send(
         &mut self,
         to: String,
@@ -127,9 +152,9 @@ impl wit::Host for NotifyView<'_> {
         self.budget
             .charge(to.lifted_bytes() + template.lifted_bytes() + params.lifted_bytes() + case.lifted_bytes())?;
         match &self.ctx.templates {
-            None => return Ok(Err(super::not_granted("notify"))),
+            None => return Ok(Err(not_granted("notify"))),
             Some(t) if !t.contains(&template) => {
-                return Ok(Err(super::not_granted(format!("notify template `{template}`"))));
+                return Ok(Err(not_granted(format!("notify template `{template}`"))));
             }
             Some(_) => {}
         }

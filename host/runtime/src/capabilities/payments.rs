@@ -3,15 +3,15 @@
 //! `max-amount-fen`, refunds never exceed what remains; the state machine, the
 //! sandbox provider and signed callbacks live in `tongban_services::payments`.
 
-use tongban_registry::Manifest;
+use tongban_registry::{Capability, Manifest, Package};
 use tongban_services::payments::{NewPayment, Payment as StoredPayment, PaymentStatus};
-use wasmtime::component::{HasData, Linker};
+use wasmtime::component::Linker;
 
-use super::{CallScope, service_error};
+use super::host_capability::{CallScope, CallSetup, HostCapability, View, ViewOf, not_granted, service_error};
 use crate::bindings::tongban::platform::payments::{self as wit, Payment, Status};
 use crate::bindings::types;
-use crate::call::CallState;
-use crate::limits::{HostCallBudget, Lifted};
+use crate::error::LoadError;
+use crate::limits::Lifted;
 
 /// Per-call state.
 #[derive(Clone)]
@@ -29,7 +29,7 @@ impl PaymentsCtx {
     }
 
     fn max(&self) -> Result<u64, types::Error> {
-        self.max_amount_fen.ok_or_else(|| super::not_granted("payments"))
+        self.max_amount_fen.ok_or_else(|| not_granted("payments"))
     }
 
     async fn create(
@@ -84,27 +84,31 @@ fn to_wit(p: StoredPayment) -> Payment {
     }
 }
 
-/// What the `Host` impl sees.
-pub struct PaymentsView<'a> {
-    ctx: &'a mut PaymentsCtx,
-    budget: &'a mut HostCallBudget,
+/// The payments capability, as the registration table links it.
+pub struct Payments;
+
+impl HostCapability for Payments {
+    const GRANT: Capability = Capability::Payments;
+    type App = ();
+    type Ctx = PaymentsCtx;
+
+    fn load(_: &Manifest, _: &Package) -> Result<(), LoadError> {
+        Ok(())
+    }
+
+    fn prepare(_: &(), call: &CallSetup<'_>) -> PaymentsCtx {
+        PaymentsCtx::prepare(call.manifest, call.scope.clone())
+    }
+
+    fn link<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> View<'_, PaymentsCtx>,
+    ) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, ViewOf<PaymentsCtx>>(linker, view)
+    }
 }
 
-/// Marker for linking.
-pub struct PaymentsCapability;
-
-impl HasData for PaymentsCapability {
-    type Data<'a> = PaymentsView<'a>;
-}
-
-pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
-    wit::add_to_linker::<CallState, PaymentsCapability>(linker, |s| PaymentsView {
-        ctx: &mut s.caps.payments,
-        budget: &mut s.budget,
-    })
-}
-
-impl wit::Host for PaymentsView<'_> {
+impl wit::Host for View<'_, PaymentsCtx> {
     async fn create(
         &mut self,
         case: String,

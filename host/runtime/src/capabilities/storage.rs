@@ -2,16 +2,17 @@
 //! host database and bounded by the manifest's `quota-kib`. Data belongs to the
 //! app id, so it survives upgrades to new versions.
 
-use tongban_registry::Manifest;
-use wasmtime::component::{HasData, Linker};
+use tongban_registry::{Capability, Manifest, Package};
+use tongban_store::Database;
+use wasmtime::component::Linker;
 
+use super::host_capability::{CallSetup, HostCapability, HostServices, View, ViewOf, not_granted};
 use super::kv::{self, StorageWriteError};
 use crate::bindings::tongban::platform::storage as wit;
 use crate::bindings::types;
-use crate::call::{CallEnv, CallState};
-use crate::capabilities::HostServices;
-use crate::limits::{HostCallBudget, Lifted};
-use tongban_store::Database;
+use crate::env::CallEnv;
+use crate::error::LoadError;
+use crate::limits::Lifted;
 
 /// The longest key, in bytes.
 pub const MAX_KEY_BYTES: usize = 256;
@@ -40,28 +41,32 @@ impl StorageCtx {
     }
 
     fn quota(&self) -> Result<u64, types::Error> {
-        self.quota_bytes.ok_or_else(|| super::not_granted("storage"))
+        self.quota_bytes.ok_or_else(|| not_granted("storage"))
     }
 }
 
-/// What the `Host` impl sees.
-pub struct StorageView<'a> {
-    ctx: &'a mut StorageCtx,
-    budget: &'a mut HostCallBudget,
-}
+/// The storage capability, as the registration table links it.
+pub struct Storage;
 
-/// Marker for linking.
-pub struct StorageCapability;
+impl HostCapability for Storage {
+    const GRANT: Capability = Capability::Storage;
+    type App = ();
+    type Ctx = StorageCtx;
 
-impl HasData for StorageCapability {
-    type Data<'a> = StorageView<'a>;
-}
+    fn load(_: &Manifest, _: &Package) -> Result<(), LoadError> {
+        Ok(())
+    }
 
-pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
-    wit::add_to_linker::<CallState, StorageCapability>(linker, |s| StorageView {
-        ctx: &mut s.caps.storage,
-        budget: &mut s.budget,
-    })
+    fn prepare(_: &(), call: &CallSetup<'_>) -> StorageCtx {
+        StorageCtx::prepare(call.manifest, call.env, call.services)
+    }
+
+    fn link<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        view: fn(&mut T) -> View<'_, StorageCtx>,
+    ) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, ViewOf<StorageCtx>>(linker, view)
+    }
 }
 
 fn check_key(key: &str) -> Result<(), types::Error> {
@@ -79,7 +84,7 @@ fn unavailable(e: sqlx::Error) -> types::Error {
     types::Error::Unavailable("app storage is temporarily unavailable".into())
 }
 
-impl wit::Host for StorageView<'_> {
+impl wit::Host for View<'_, StorageCtx> {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, types::Error>> {
         self.budget.charge(key.lifted_bytes())?;
         let result = async {
