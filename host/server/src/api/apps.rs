@@ -14,8 +14,23 @@ use super::auth::Authenticated;
 use super::error::ApiError;
 use super::state::AppState;
 
-#[utoipa::path(post, path = "/api/v1/apps", request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "a signed .tbpkg package"),
-    responses((status = 200, description = "the receipt, with the capability diff"), (status = "4XX", body = super::error::ErrorEnvelope)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps",
+    operation_id = "apps_publish",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "a signed .tbpkg package"),
+    responses(
+        (status = 200, description = "the receipt, with the capability diff", body = Object),
+        (status = 400, description = "invalid_input: the body is empty or broke off", body = super::error::ErrorEnvelope),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: only a publisher of the org that owns the app's namespace publishes it", body = super::error::ErrorEnvelope),
+        (status = 409, description = "conflict: the version is published already", body = super::error::ErrorEnvelope),
+        (status = 413, description = "payload_too_large: the package is larger than the server's upload limit", body = super::error::ErrorEnvelope),
+        (status = 422, description = "invalid_input, checks_failed or signature_invalid: the package is malformed, fails its checks or is not signed by a registered key", body = super::error::ErrorEnvelope),
+        (status = 500, description = "internal or blob_tampered: the marketplace's storage failed", body = super::error::ErrorEnvelope),
+        (status = 503, description = "unavailable: too many packages are being uploaded or checked; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn publish(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -82,7 +97,23 @@ pub struct Outcome {
     pub summary: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/apps/{app}/versions/{version}/withdraw", responses((status = 200, body = Outcome), (status = "4XX", body = super::error::ErrorEnvelope)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{app}/versions/{version}/withdraw",
+    operation_id = "apps_withdraw",
+    params(
+        ("app" = String, Path, description = "the app's id, e.g. cn.gov.hz.amr.permit"),
+        ("version" = String, Path, description = "the app's version"),
+    ),
+    responses(
+        (status = 200, description = "the version's new state", body = Outcome),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: only a publisher of the app's org withdraws it", body = super::error::ErrorEnvelope),
+        (status = 404, description = "not_found: no such version", body = super::error::ErrorEnvelope),
+        (status = 409, description = "illegal_transition: the version cannot be withdrawn from its state", body = super::error::ErrorEnvelope),
+        (status = 500, description = "internal: the marketplace's storage failed", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn withdraw(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -94,9 +125,27 @@ pub async fn withdraw(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/apps/{app}/versions/{version}/release",
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{app}/versions/{version}/release",
+    operation_id = "apps_release",
+    params(
+        ("app" = String, Path, description = "the app's id, e.g. cn.gov.hz.amr.permit"),
+        ("version" = String, Path, description = "the app's version"),
+    ),
     request_body(content = Object, description = "a release action: {\"action\": \"pilot\"|\"rollout\"|\"halt\"|\"rollback\"|\"deprecate\"|\"yank\"|\"revoke\", ...}; yank and revoke take a \"reason\""),
-    responses((status = 200, body = Outcome), (status = "4XX", body = super::error::ErrorEnvelope)))]
+    responses(
+        (status = 200, description = "what the release action did", body = Outcome),
+        (status = 400, description = "invalid_input: the body is not JSON", body = super::error::ErrorEnvelope),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: the caller may not take this release action for this app or region", body = super::error::ErrorEnvelope),
+        (status = 404, description = "not_found: no such version", body = super::error::ErrorEnvelope),
+        (status = 409, description = "conflict or illegal_transition: the action does not follow from the version's state", body = super::error::ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: the body is not sent as application/json", body = super::error::ErrorEnvelope),
+        (status = 422, description = "invalid_input: the action is unknown or lacks its fields (a reason, a region, a share)", body = super::error::ErrorEnvelope),
+        (status = 500, description = "internal: the marketplace's storage failed", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn release(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -111,12 +160,27 @@ pub async fn release(
     Ok(Json(Outcome { summary }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RegionFilter {
+    /// Only the deployments in this 6-digit region.
     pub region: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/apps/{app}/deployments", params(("region" = Option<String>, Query, description = "only this region")), responses((status = 200, description = "the app's deployments")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{app}/deployments",
+    operation_id = "apps_deployments",
+    params(
+        ("app" = String, Path, description = "the app's id, e.g. cn.gov.hz.amr.permit"),
+        RegionFilter,
+    ),
+    responses(
+        (status = 200, description = "the app's deployments", body = Vec<Object>),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 500, description = "internal: the marketplace's storage failed", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn deployments(
     State(s): State<AppState>,
     Authenticated(_): Authenticated,

@@ -12,8 +12,10 @@ use super::auth::Authenticated;
 use super::error::ApiError;
 use super::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Recent {
+    /// The last N entries (1 to 10,000; 100 by default).
     pub limit: Option<i64>,
 }
 
@@ -28,7 +30,20 @@ fn auditor(role: Role) -> Result<(), ApiError> {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/audit", params(("limit" = Option<i64>, Query, description = "the last N entries (default 100)")), responses((status = 200, description = "recent entries")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    operation_id = "audit_recent",
+    params(
+        Recent,
+    ),
+    responses(
+        (status = 200, description = "the most recent entries", body = Vec<Object>),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: only auditors, security officers and platform admins read the audit log", body = super::error::ErrorEnvelope),
+        (status = 500, description = "internal: the marketplace's storage failed", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn recent(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -47,7 +62,17 @@ pub struct Verification {
     pub broken: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/audit/verify", responses((status = 200, body = Verification)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/verify",
+    operation_id = "audit_verify",
+    responses(
+        (status = 200, description = "whether the chain is intact", body = Verification),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: only auditors, security officers and platform admins read the audit log", body = super::error::ErrorEnvelope),
+        (status = 500, description = "internal: the marketplace's storage failed", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn verify(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,

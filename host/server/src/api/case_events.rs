@@ -12,20 +12,34 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ParkedQuery {
     /// At most this many events (1 to 1,000; 100 by default).
     pub limit: Option<i64>,
 }
 
 /// The parked events, oldest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ParkedAnswer {
+    #[schema(value_type = Vec<Object>)]
     pub events: Vec<ParkedEvent>,
 }
 
-#[utoipa::path(get, path = "/api/v1/case-events/parked", params(("limit" = Option<i64>, Query, description = "at most this many, 1 to 1000")),
-    responses((status = 200, description = "the parked case events, oldest first"), (status = "4XX", body = super::error::ErrorEnvelope)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/case-events/parked",
+    operation_id = "case_events_parked",
+    params(
+        ParkedQuery,
+    ),
+    responses(
+        (status = 200, description = "the parked case events, oldest first", body = ParkedAnswer),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: only platform admins manage the outbox", body = super::error::ErrorEnvelope),
+        (status = 503, description = "unavailable: the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn parked(
     State(s): State<AppState>,
     caller: Caller,
@@ -38,15 +52,29 @@ pub async fn parked(
 }
 
 /// What a requeue did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Requeued {
     pub case: String,
     pub seq: i64,
 }
 
-#[utoipa::path(post, path = "/api/v1/case-events/{case}/{seq}/requeue",
-    params(("case" = String, Path, description = "the case"), ("seq" = i64, Path, description = "the event's number within the case")),
-    responses((status = 200, description = "the event is back in the outbox, its attempts reset"), (status = "4XX", body = super::error::ErrorEnvelope)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/case-events/{case}/{seq}/requeue",
+    operation_id = "case_events_requeue",
+    params(
+        ("case" = String, Path, description = "the case"),
+        ("seq" = i64, Path, description = "the event's number within the case"),
+    ),
+    responses(
+        (status = 200, description = "the event is back in the outbox, its attempts reset", body = Requeued),
+        (status = 400, description = "invalid_input: seq is not a number", body = super::error::ErrorEnvelope),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: only platform admins manage the outbox", body = super::error::ErrorEnvelope),
+        (status = 404, description = "not_found: the case has no parked event with this number", body = super::error::ErrorEnvelope),
+        (status = 503, description = "unavailable: the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn requeue(
     State(s): State<AppState>,
     caller: Caller,

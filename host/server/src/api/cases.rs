@@ -257,7 +257,26 @@ pub async fn submit_application(s: &AppState, actor: &CaseActor, body: &Applicat
     })
 }
 
-#[utoipa::path(post, path = "/api/v1/applications", request_body = Application, responses((status = 201, description = "the case"), (status = 200, description = "the case this submission key opened before"), (status = 422, description = "the form's problems, by field")))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications",
+    operation_id = "cases_apply",
+    request_body = Application,
+    responses(
+        (status = 201, description = "the case opened, with the app's outcome and any fees", body = Object),
+        (status = 200, description = "the case this submission key opened before", body = Object),
+        (status = 400, description = "invalid_input: the body is not JSON, or the form is too large", body = super::error::ErrorEnvelope),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: only citizens, and window clerks for a citizen at the counter, apply; or the app is not granted what it asks", body = super::error::ErrorEnvelope),
+        (status = 404, description = "not_found: no version of the app serves the region for this applicant, or it does not serve the item", body = super::error::ErrorEnvelope),
+        (status = 409, description = "conflict: the submission key was used with another form", body = super::error::ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: the body is not sent as application/json", body = super::error::ErrorEnvelope),
+        (status = 422, description = "form_invalid, submission_refused, invalid or invalid_input: the form's problems by field (in `fields`), the app's refusal, or a malformed field", body = super::error::ErrorEnvelope),
+        (status = 428, description = "consent_required or submission_refused: the app needs a consent the citizen has not granted", body = super::error::ErrorEnvelope),
+        (status = 502, description = "app_failed: the app trapped, ran out of fuel or answered for another hook", body = super::error::ErrorEnvelope),
+        (status = 503, description = "app_busy or unavailable: the app is at its share of the instance slots, or the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn apply(
     State(s): State<AppState>,
     caller: Caller,
@@ -390,7 +409,21 @@ pub struct CaseView {
 /// decide; other roles are refused before any case is looked up.
 const CASE_ROLES: &[Role] = &[Role::Citizen, Role::WindowClerk, Role::Handler];
 
-#[utoipa::path(get, path = "/api/v1/cases/{id}", responses((status = 200, description = "the case, its timeline and its fees"), (status = 404, body = super::error::ErrorEnvelope)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{id}",
+    operation_id = "cases_show",
+    params(
+        ("id" = String, Path, description = "the case's id"),
+    ),
+    responses(
+        (status = 200, description = "the case, its timeline and its fees", body = Object),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: only the applicant and the staff of the orgs that take and handle the case read it", body = super::error::ErrorEnvelope),
+        (status = 404, description = "not_found: no such case is visible to the caller", body = super::error::ErrorEnvelope),
+        (status = 503, description = "unavailable: the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn show(
     State(s): State<AppState>,
     caller: Caller,
@@ -412,13 +445,24 @@ pub async fn show(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/me/cases", responses((status = 200, description = "the citizen's cases, newest first")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/cases",
+    operation_id = "cases_mine",
+    responses(
+        (status = 200, description = "the citizen's cases, newest first", body = Vec<Object>),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: this is for citizens about themselves", body = super::error::ErrorEnvelope),
+        (status = 503, description = "unavailable: the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn mine(State(s): State<AppState>, caller: Caller) -> Result<Json<Vec<Case>>, ApiError> {
     let subject = caller.citizen()?;
     Ok(Json(s.services.cases_of_subject(subject).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct QueueQuery {
     /// `intake` (to accept) or `handling` (to decide).
     pub queue: String,
@@ -432,7 +476,21 @@ pub struct QueuedCase {
     pub overdue: bool,
 }
 
-#[utoipa::path(get, path = "/api/v1/cases", params(("queue" = String, Query, description = "intake or handling")), responses((status = 200, description = "the caller's org's queue")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases",
+    operation_id = "cases_queue",
+    params(
+        QueueQuery,
+    ),
+    responses(
+        (status = 200, description = "the caller's org's queue, with whether each case is overdue", body = Vec<Object>),
+        (status = 400, description = "invalid_input: the queue is missing or neither intake nor handling", body = super::error::ErrorEnvelope),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: only window clerks and handlers of an org read its queues", body = super::error::ErrorEnvelope),
+        (status = 503, description = "unavailable: the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn queue(
     State(s): State<AppState>,
     caller: Caller,
@@ -478,7 +536,27 @@ pub struct StepRequest {
     pub form: Option<serde_json::Value>,
 }
 
-#[utoipa::path(post, path = "/api/v1/cases/{id}/steps", request_body = StepRequest, responses((status = 200, description = "the case after the step"), (status = 422, description = "a resubmitted form's problems, by field"), (status = "4XX", body = super::error::ErrorEnvelope)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{id}/steps",
+    operation_id = "cases_step",
+    params(
+        ("id" = String, Path, description = "the case's id"),
+    ),
+    request_body = StepRequest,
+    responses(
+        (status = 200, description = "the case after the step", body = Object),
+        (status = 400, description = "invalid_input: the body is not JSON, the action is unknown, or a resubmission lacks its form", body = super::error::ErrorEnvelope),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: the caller may not take this step on this case (the case state machine's rule), or only an app's rule decides an instant item", body = super::error::ErrorEnvelope),
+        (status = 404, description = "not_found: no such case is visible to the caller", body = super::error::ErrorEnvelope),
+        (status = 409, description = "conflict: the step does not follow from the case's state", body = super::error::ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: the body is not sent as application/json", body = super::error::ErrorEnvelope),
+        (status = 422, description = "form_invalid, submission_refused, invalid or invalid_input: the form's problems by field (in `fields`), the app's refusal, or a malformed field", body = super::error::ErrorEnvelope),
+        (status = 502, description = "app_failed: the app trapped, ran out of fuel or answered for another hook", body = super::error::ErrorEnvelope),
+        (status = 503, description = "app_busy or unavailable: the app is at its share of the instance slots, or the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn step(
     State(s): State<AppState>,
     caller: Caller,

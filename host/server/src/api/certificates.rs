@@ -16,12 +16,24 @@ use super::error::ApiError;
 use super::state::AppState;
 
 /// `GET /api/v1/me/certificates`: the citizen's wallet.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/certificates",
+    operation_id = "certificates_mine",
+    responses(
+        (status = 200, description = "the certificates the citizen holds", body = Vec<Object>),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: this is for citizens about themselves", body = super::error::ErrorEnvelope),
+        (status = 503, description = "unavailable: the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn mine(State(s): State<AppState>, caller: Caller) -> Result<Json<Vec<Certificate>>, ApiError> {
     let subject = caller.citizen()?;
     Ok(Json(s.services.certificates_held(subject, None).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CopyQuery {
     /// What the copy is for (printed on it).
     pub purpose: String,
@@ -32,6 +44,25 @@ pub struct CopyQuery {
 /// `GET /api/v1/me/certificates/{id}/copy?purpose=`: a sealed annotated copy
 /// (加注件) of one of the citizen's certificates, as a download that
 /// `tongban cert verify` checks offline.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/certificates/{id}/copy",
+    operation_id = "certificates_copy",
+    params(
+        ("id" = String, Path, description = "the certificate's id"),
+        CopyQuery,
+    ),
+    responses(
+        (status = 200, description = "a sealed annotated copy (加注件) as a download, which `tongban cert verify` checks offline", content_type = "application/json", body = Object, headers(("content-disposition" = String, description = "attachment; filename=\"<id>.sealed.json\""))),
+        (status = 400, description = "invalid_input: the purpose is missing or over 256 bytes, or the validity is not 1 to 366 days", body = super::error::ErrorEnvelope),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: this is for citizens about themselves", body = super::error::ErrorEnvelope),
+        (status = 404, description = "not_found: the citizen holds no such certificate", body = super::error::ErrorEnvelope),
+        (status = 409, description = "conflict: the certificate is not valid now", body = super::error::ErrorEnvelope),
+        (status = 422, description = "invalid: the copy cannot be made as asked", body = super::error::ErrorEnvelope),
+        (status = 503, description = "unavailable: the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn copy(
     State(s): State<AppState>,
     caller: Caller,
@@ -71,20 +102,35 @@ pub async fn copy(
 }
 
 /// The public answer of a status check.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StatusAnswer {
     pub id: String,
+    #[schema(value_type = String, example = "valid")]
     pub status: CertificateStatus,
 }
 
 /// `GET /api/v1/certificates/{id}/status`: public; status only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/certificates/{id}/status",
+    operation_id = "certificates_status",
+    params(
+        ("id" = String, Path, description = "the certificate's id"),
+    ),
+    responses(
+        (status = 200, description = "the certificate's status only; public, no personal data", body = StatusAnswer),
+        (status = 404, description = "not_found: no such certificate", body = super::error::ErrorEnvelope),
+        (status = 422, description = "invalid: the id is not a certificate id", body = super::error::ErrorEnvelope),
+        (status = 503, description = "unavailable: the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn status(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<StatusAnswer>, ApiError> {
     let status = s.services.certificate_status(&id).await?;
     Ok(Json(StatusAnswer { id, status }))
 }
 
 /// The platform's seal key, for offline verification.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SealKeyAnswer {
     pub algorithm: &'static str,
     /// The SM2 public key, SEC1 hex; pass it to `tongban cert verify --public-key`.
@@ -92,6 +138,15 @@ pub struct SealKeyAnswer {
 }
 
 /// `GET /api/v1/certificates/seal-key`: public.
+#[utoipa::path(
+    get,
+    path = "/api/v1/certificates/seal-key",
+    operation_id = "certificates_seal_key",
+    responses(
+        (status = 200, description = "the platform's seal key, for offline verification; public", body = SealKeyAnswer),
+        (status = 503, description = "unavailable: the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn seal_key(State(s): State<AppState>) -> Result<Json<SealKeyAnswer>, ApiError> {
     Ok(Json(SealKeyAnswer {
         algorithm: tongban_services::certificates::seal::ALGORITHM,
@@ -99,13 +154,34 @@ pub async fn seal_key(State(s): State<AppState>) -> Result<Json<SealKeyAnswer>, 
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct StatusChange {
+    #[schema(value_type = String, example = "valid")]
     pub status: CertificateStatus,
     pub reason: String,
 }
 
 /// `POST /api/v1/certificates/{id}/status`: staff of the issuing org.
+#[utoipa::path(
+    post,
+    path = "/api/v1/certificates/{id}/status",
+    operation_id = "certificates_set_status",
+    params(
+        ("id" = String, Path, description = "the certificate's id"),
+    ),
+    request_body = StatusChange,
+    responses(
+        (status = 200, description = "the certificate with its new status", body = Object),
+        (status = 400, description = "invalid_input: the body is not JSON, or asks for `expired`, which follows from the validity period", body = super::error::ErrorEnvelope),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: only handlers and window clerks of the issuing org change a certificate's status", body = super::error::ErrorEnvelope),
+        (status = 404, description = "not_found: no such certificate", body = super::error::ErrorEnvelope),
+        (status = 409, description = "conflict: the certificate cannot move from its status to the one asked", body = super::error::ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: the body is not sent as application/json", body = super::error::ErrorEnvelope),
+        (status = 422, description = "invalid_input or invalid: a field is missing or malformed, or the reason is empty", body = super::error::ErrorEnvelope),
+        (status = 503, description = "unavailable: the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn set_status(
     State(s): State<AppState>,
     caller: Caller,

@@ -68,7 +68,22 @@ pub fn consent_text(item: &tongban_registry::manifest::Item, purpose: &str) -> S
     format!("{}（{}）：{purpose}", item.name.zh_cn, item.code)
 }
 
-#[utoipa::path(post, path = "/api/v1/consents", request_body = ConsentRequest, responses((status = 201, description = "the request, for the citizen to decide"), (status = "4XX", body = super::error::ErrorEnvelope)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/consents",
+    operation_id = "consents_request",
+    request_body = ConsentRequest,
+    responses(
+        (status = 201, description = "the request, for the citizen to decide", body = Object),
+        (status = 400, description = "invalid_input: the body is not JSON, or the app reads no personal data and needs no consent", body = super::error::ErrorEnvelope),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: this is for citizens about themselves", body = super::error::ErrorEnvelope),
+        (status = 404, description = "not_found: no version of the app serves the region for this citizen, or it does not serve the item", body = super::error::ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: the body is not sent as application/json", body = super::error::ErrorEnvelope),
+        (status = 422, description = "invalid_input or invalid: a field is missing or malformed", body = super::error::ErrorEnvelope),
+        (status = 503, description = "app_busy or unavailable: the app is at its share of the instance slots, or the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn request(
     State(s): State<AppState>,
     caller: Caller,
@@ -109,7 +124,26 @@ pub async fn request(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/consents/{id}/grant", request_body = Grant, responses((status = 200, description = "granted"), (status = "4XX", body = super::error::ErrorEnvelope)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/consents/{id}/grant",
+    operation_id = "consents_grant",
+    params(
+        ("id" = String, Path, description = "the consent's id"),
+    ),
+    request_body(content = Grant, description = "optional: for how many days; without a body, 90"),
+    responses(
+        (status = 200, description = "the consent, granted", body = Object),
+        (status = 400, description = "invalid_input: the body is not JSON, or the days are not 1 to 366", body = super::error::ErrorEnvelope),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: this is for citizens about themselves", body = super::error::ErrorEnvelope),
+        (status = 404, description = "not_found: the citizen has no such consent", body = super::error::ErrorEnvelope),
+        (status = 409, description = "conflict: the consent is not waiting for a decision", body = super::error::ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: the body is not sent as application/json", body = super::error::ErrorEnvelope),
+        (status = 422, description = "invalid_input: a field is malformed", body = super::error::ErrorEnvelope),
+        (status = 503, description = "unavailable: the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn grant(
     State(s): State<AppState>,
     caller: Caller,
@@ -133,7 +167,22 @@ pub async fn grant(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/consents/{id}/deny", responses((status = 200, description = "denied"), (status = "4XX", body = super::error::ErrorEnvelope)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/consents/{id}/deny",
+    operation_id = "consents_deny",
+    params(
+        ("id" = String, Path, description = "the consent's id"),
+    ),
+    responses(
+        (status = 200, description = "the consent, denied", body = Object),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: this is for citizens about themselves", body = super::error::ErrorEnvelope),
+        (status = 404, description = "not_found: the citizen has no such consent", body = super::error::ErrorEnvelope),
+        (status = 409, description = "conflict: the consent is not waiting for a decision", body = super::error::ErrorEnvelope),
+        (status = 503, description = "unavailable: the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn deny(
     State(s): State<AppState>,
     caller: Caller,
@@ -143,7 +192,22 @@ pub async fn deny(
     Ok(Json(s.services.deny_consent(subject, &id).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/consents/{id}/revoke", responses((status = 200, description = "revoked; the app's next read is refused"), (status = "4XX", body = super::error::ErrorEnvelope)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/consents/{id}/revoke",
+    operation_id = "consents_revoke",
+    params(
+        ("id" = String, Path, description = "the consent's id"),
+    ),
+    responses(
+        (status = 200, description = "the consent, revoked; the app's next read is refused", body = Object),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: this is for citizens about themselves", body = super::error::ErrorEnvelope),
+        (status = 404, description = "not_found: the citizen has no such consent", body = super::error::ErrorEnvelope),
+        (status = 409, description = "conflict: the consent is not granted", body = super::error::ErrorEnvelope),
+        (status = 503, description = "unavailable: the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn revoke(
     State(s): State<AppState>,
     caller: Caller,
@@ -153,7 +217,17 @@ pub async fn revoke(
     Ok(Json(s.services.revoke_consent(subject, &id).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/me/consents", responses((status = 200, description = "the citizen's consents, newest first")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/consents",
+    operation_id = "consents_mine",
+    responses(
+        (status = 200, description = "the citizen's consents, newest first", body = Vec<Object>),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: this is for citizens about themselves", body = super::error::ErrorEnvelope),
+        (status = 503, description = "unavailable: the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn mine(State(s): State<AppState>, caller: Caller) -> Result<Json<Vec<Consent>>, ApiError> {
     let subject = caller.citizen()?;
     Ok(Json(s.services.consents_of(subject).await?))

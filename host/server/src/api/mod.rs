@@ -67,6 +67,17 @@ pub use state::AppState;
         cases::step,
         case_events::parked,
         case_events::requeue,
+        certificates::mine,
+        certificates::copy,
+        certificates::seal_key,
+        certificates::status,
+        certificates::set_status,
+        inbox::list,
+        inbox::read,
+        payments::callback,
+        payments::reconciliation,
+        provenance::list,
+        openapi,
     ),
     components(schemas(
         error::ErrorEnvelope,
@@ -83,11 +94,26 @@ pub use state::AppState;
         consents::ConsentRequest,
         consents::Grant,
         cases::Application,
-        cases::StepRequest
+        cases::StepRequest,
+        serving::ValidateResponse,
+        case_events::ParkedAnswer,
+        case_events::Requeued,
+        certificates::StatusAnswer,
+        certificates::SealKeyAnswer,
+        certificates::StatusChange,
+        provenance::ProvenanceAnswer
     ))
 )]
 pub struct ApiDoc;
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    operation_id = "openapi",
+    responses(
+        (status = 200, description = "this document; public", body = Object),
+    )
+)]
 async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
     axum::Json(ApiDoc::openapi())
 }

@@ -10,7 +10,17 @@ use super::auth::Authenticated;
 use super::error::ApiError;
 use super::state::AppState;
 
-#[utoipa::path(get, path = "/api/v1/reviews", responses((status = 200, description = "versions waiting for review, without the reviewer's own org")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/reviews",
+    operation_id = "reviews_queue",
+    responses(
+        (status = 200, description = "versions waiting for review, without the reviewer's own org's", body = Vec<Object>),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: only reviewers and platform admins read the queue", body = super::error::ErrorEnvelope),
+        (status = 500, description = "internal: the marketplace's storage failed", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn queue(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -18,7 +28,22 @@ pub async fn queue(
     Ok(Json(s.market.review_queue(&actor).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/reviews/{app}/{version}", responses((status = 200, description = "the submission with its capability diff"), (status = "4XX", body = super::error::ErrorEnvelope)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/reviews/{app}/{version}",
+    operation_id = "reviews_show",
+    params(
+        ("app" = String, Path, description = "the app's id, e.g. cn.gov.hz.amr.permit"),
+        ("version" = String, Path, description = "the app's version"),
+    ),
+    responses(
+        (status = 200, description = "the submission with its capability diff", body = Object),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: only reviewers, platform admins and the publishing org's publishers read a submission", body = super::error::ErrorEnvelope),
+        (status = 404, description = "not_found: the version was never published", body = super::error::ErrorEnvelope),
+        (status = 500, description = "internal: the marketplace's storage failed", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn show(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -40,9 +65,27 @@ pub async fn show(
     Ok(Json(submission))
 }
 
-#[utoipa::path(post, path = "/api/v1/reviews/{app}/{version}/decision",
+#[utoipa::path(
+    post,
+    path = "/api/v1/reviews/{app}/{version}/decision",
+    operation_id = "reviews_decide",
+    params(
+        ("app" = String, Path, description = "the app's id, e.g. cn.gov.hz.amr.permit"),
+        ("version" = String, Path, description = "the app's version"),
+    ),
     request_body(content = Object, description = "{\"decision\": \"approve\", \"acknowledged\": [...]} or {\"decision\": \"request-changes\"|\"reject\", \"reason\": \"...\"}"),
-    responses((status = 200, body = Outcome), (status = "4XX", body = super::error::ErrorEnvelope)))]
+    responses(
+        (status = 200, description = "the version's new state", body = Outcome),
+        (status = 400, description = "invalid_input: the body is not JSON", body = super::error::ErrorEnvelope),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: only a reviewer of another org decides", body = super::error::ErrorEnvelope),
+        (status = 404, description = "not_found: the version was never published", body = super::error::ErrorEnvelope),
+        (status = 409, description = "illegal_transition: the version is not waiting for review", body = super::error::ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: the body is not sent as application/json", body = super::error::ErrorEnvelope),
+        (status = 422, description = "invalid_input: the decision is malformed, lacks its reason, or does not acknowledge every capability that needs it", body = super::error::ErrorEnvelope),
+        (status = 500, description = "internal: the marketplace's storage failed", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn decide(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,

@@ -20,8 +20,10 @@ use super::auth::Authenticated;
 use super::error::ApiError;
 use super::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SubjectQuery {
+    /// The subject to resolve the serving version for (a pilot or a share of a rollout may pick them).
     pub subject: String,
 }
 
@@ -33,7 +35,22 @@ fn resolve(s: &AppState, region: &str, app: &str, subject: &str) -> Result<Serve
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/serving/{region}/{app}", params(("subject" = String, Query)), responses((status = 200, description = "the serving version"), (status = 404, body = super::error::ErrorEnvelope)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/serving/{region}/{app}",
+    operation_id = "serving_which",
+    params(
+        ("region" = String, Path, description = "the 6-digit GB/T 2260 region code"),
+        ("app" = String, Path, description = "the app's id, e.g. cn.gov.hz.amr.permit"),
+        SubjectQuery,
+    ),
+    responses(
+        (status = 200, description = "the version that serves the subject, and why", body = Object),
+        (status = 400, description = "invalid_input: the subject is missing", body = super::error::ErrorEnvelope),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 404, description = "not_found: no version of the app serves the region for this subject", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn which(
     State(s): State<AppState>,
     Authenticated(_): Authenticated,
@@ -53,14 +70,36 @@ pub struct ValidateRequest {
     pub form: serde_json::Value,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ValidateResponse {
     pub version: String,
     pub reason: String,
+    #[schema(value_type = Object)]
     pub result: HookResult,
 }
 
-#[utoipa::path(post, path = "/api/v1/serving/{region}/{app}/validate", request_body = ValidateRequest, responses((status = 200, description = "the hook result and the version that ran it"), (status = "4XX", body = super::error::ErrorEnvelope)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/serving/{region}/{app}/validate",
+    operation_id = "serving_validate",
+    params(
+        ("region" = String, Path, description = "the 6-digit GB/T 2260 region code"),
+        ("app" = String, Path, description = "the app's id, e.g. cn.gov.hz.amr.permit"),
+    ),
+    request_body = ValidateRequest,
+    responses(
+        (status = 200, description = "the hook result and the version that ran it", body = ValidateResponse),
+        (status = 400, description = "invalid_input: the body is not JSON", body = super::error::ErrorEnvelope),
+        (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
+        (status = 403, description = "forbidden: only platform admins, and region admins in their own region, run an app's hook", body = super::error::ErrorEnvelope),
+        (status = 404, description = "not_found: no version of the app serves the region for this subject", body = super::error::ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: the body is not sent as application/json", body = super::error::ErrorEnvelope),
+        (status = 422, description = "invalid_input: a field is missing or malformed", body = super::error::ErrorEnvelope),
+        (status = 500, description = "internal: the marketplace's storage failed", body = super::error::ErrorEnvelope),
+        (status = 502, description = "app_failed: the app trapped, ran out of fuel or answered for another hook", body = super::error::ErrorEnvelope),
+        (status = 503, description = "app_busy or unavailable: the app is at its share of the instance slots, or its package could not be loaded now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+    )
+)]
 pub async fn validate(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
