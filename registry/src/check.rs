@@ -254,41 +254,8 @@ fn check_limits(manifest: &Manifest, report: &mut CheckReport) {
             format!("limits.fuel = {f} is outside 1..={}", platform::MAX_FUEL),
         );
     }
-    if let Some(notify) = &manifest.capabilities.notify {
-        for (key, asked, max) in [
-            ("max-per-call", notify.max_per_call, platform::MAX_NOTIFY_PER_CALL),
-            (
-                "max-per-subject-per-day",
-                notify.max_per_subject_per_day,
-                platform::MAX_NOTIFY_PER_SUBJECT_PER_DAY,
-            ),
-            (
-                "max-per-app-per-day",
-                notify.max_per_app_per_day,
-                platform::MAX_NOTIFY_PER_APP_PER_DAY,
-            ),
-        ] {
-            if let Some(n) = asked
-                && !(1..=max).contains(&n)
-            {
-                report.problem(
-                    CheckName::Limits,
-                    format!("capabilities.notify.{key} = {n} is outside 1..={max}"),
-                );
-            }
-        }
-    }
-    if let Some(storage) = &manifest.capabilities.storage
-        && !(1..=platform::MAX_STORAGE_QUOTA_KIB).contains(&storage.quota_kib)
-    {
-        report.problem(
-            CheckName::Limits,
-            format!(
-                "capabilities.storage.quota-kib = {} is outside 1..={} KiB",
-                storage.quota_kib,
-                platform::MAX_STORAGE_QUOTA_KIB
-            ),
-        );
+    for message in manifest.capabilities.limit_problems() {
+        report.problem(CheckName::Limits, message);
     }
 }
 
@@ -374,39 +341,8 @@ fn check_forms(manifest: &Manifest, package: &Package, report: &mut CheckReport)
 
 fn check_capabilities(manifest: &Manifest, package: &Package, report: &mut CheckReport) {
     report.ran(CheckName::Capabilities);
-    let caps = &manifest.capabilities;
-    if let Some(identity) = &caps.identity
-        && !identity.attributes.is_empty()
-        && identity.purpose.trim().is_empty()
-    {
-        report.problem(
-            CheckName::Capabilities,
-            "capabilities.identity releases attributes, so it needs a purpose",
-        );
-    }
-    if let Some(certs) = &caps.certificates
-        && !certs.read.is_empty()
-        && certs.purpose.trim().is_empty()
-    {
-        report.problem(
-            CheckName::Capabilities,
-            "capabilities.certificates reads certificates, so it needs a purpose",
-        );
-    }
-    if let Some(notify) = &caps.notify {
-        for (name, path) in &notify.templates {
-            match package.file(path) {
-                None => report.problem(
-                    CheckName::Capabilities,
-                    format!("notify template `{name}` refers to `{path}`, which is not in the package"),
-                ),
-                Some(bytes) if std::str::from_utf8(bytes).is_err() => report.problem(
-                    CheckName::Capabilities,
-                    format!("notify template `{name}` (`{path}`) is not UTF-8"),
-                ),
-                Some(_) => {}
-            }
-        }
+    for message in manifest.capabilities.problems(package) {
+        report.problem(CheckName::Capabilities, message);
     }
 }
 

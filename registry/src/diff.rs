@@ -85,58 +85,24 @@ fn scope_set(m: &Manifest) -> BTreeSet<String> {
             set.insert(format!("capability/{capability}"));
         }
     }
-    let c = &m.capabilities;
-    if let Some(g) = &c.identity {
-        set.extend(g.attributes.iter().map(|a| format!("identity.attributes/{a}")));
-    }
-    if let Some(g) = &c.certificates {
-        set.extend(g.read.iter().map(|t| format!("certificates.read/{t}")));
-        set.extend(g.issue.iter().map(|t| format!("certificates.issue/{t}")));
-    }
-    if let Some(g) = &c.notify {
-        set.extend(
-            g.templates
-                .iter()
-                .map(|(name, path)| format!("notify.templates/{name}={path}")),
-        );
-    }
-    if let Some(g) = &c.exchange {
-        set.extend(g.services.iter().map(|s| format!("exchange.services/{s}")));
-    }
-    if let Some(g) = &c.cases {
-        set.extend(g.follow_on.iter().map(|i| format!("cases.follow-on/{i}")));
-    }
+    set.extend(m.capabilities.scopes());
     set
 }
 
 fn limit_pairs(old: Option<&Manifest>, new: &Manifest) -> Vec<(&'static str, u64, u64)> {
-    let values = |m: &Manifest| -> [(&'static str, u64); 8] {
-        let notify = m.capabilities.notify.as_ref().map(|n| n.quota());
-        [
+    let values = |m: &Manifest| -> Vec<(&'static str, u64)> {
+        let mut values = vec![
             ("limits.memory-mib", m.limits.memory_mib() as u64),
             ("limits.timeout-ms", m.limits.timeout_ms() as u64),
             ("limits.fuel", m.limits.fuel.unwrap_or(0)),
-            (
-                "storage.quota-kib",
-                m.capabilities.storage.as_ref().map(|s| s.quota_kib as u64).unwrap_or(0),
-            ),
-            (
-                "payments.max-amount-fen",
-                m.capabilities.payments.as_ref().map(|p| p.max_amount_fen).unwrap_or(0),
-            ),
-            ("notify.max-per-call", notify.map(|q| q.per_call as u64).unwrap_or(0)),
-            (
-                "notify.max-per-subject-per-day",
-                notify.map(|q| q.per_subject_per_day as u64).unwrap_or(0),
-            ),
-            (
-                "notify.max-per-app-per-day",
-                notify.map(|q| q.per_app_per_day as u64).unwrap_or(0),
-            ),
-        ]
+        ];
+        values.extend(m.capabilities.limits());
+        values
     };
     let after = values(new);
-    let before = old.map(values).unwrap_or(after.map(|(id, _)| (id, 0)));
+    let before = old
+        .map(values)
+        .unwrap_or_else(|| after.iter().map(|(id, _)| (*id, 0)).collect());
     before
         .into_iter()
         .zip(after)

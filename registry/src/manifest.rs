@@ -5,7 +5,7 @@
 //! instead of a silently ignored grant. Semantic rules (id form, bounds, files)
 //! are checked by [`crate::check`], which reports all problems at once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,17 @@ use serde::{Deserialize, Serialize};
 use crate::capability::Capability;
 use crate::error::ManifestError;
 use crate::platform;
+
+// The `[capabilities]` section is generated from the capabilities' own
+// modules; each grant's type stays at its path here as well.
+pub use crate::capability::Capabilities;
+pub use crate::capability::cases::CasesGrant;
+pub use crate::capability::certificates::CertificatesGrant;
+pub use crate::capability::exchange::ExchangeGrant;
+pub use crate::capability::identity::IdentityGrant;
+pub use crate::capability::notify::{NotifyGrant, NotifyQuota};
+pub use crate::capability::payments::PaymentsGrant;
+pub use crate::capability::storage::StorageGrant;
 
 /// The file name of the manifest inside an app directory and a package.
 pub const MANIFEST_FILE: &str = "tongban.toml";
@@ -114,141 +125,6 @@ pub enum ItemMode {
     Commitment,
 }
 
-/// `[capabilities]`: what the app asks the host for. Absent means not granted.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Capabilities {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub identity: Option<IdentityGrant>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub certificates: Option<CertificatesGrant>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payments: Option<PaymentsGrant>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notify: Option<NotifyGrant>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cases: Option<CasesGrant>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub storage: Option<StorageGrant>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exchange: Option<ExchangeGrant>,
-}
-
-/// `identity = { attributes = [...], purpose = "..." }`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IdentityGrant {
-    #[serde(default)]
-    pub attributes: Vec<String>,
-    #[serde(default)]
-    pub purpose: String,
-}
-
-/// `certificates = { read = [...], issue = [...], purpose = "..." }`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CertificatesGrant {
-    #[serde(default)]
-    pub read: Vec<String>,
-    #[serde(default)]
-    pub issue: Vec<String>,
-    #[serde(default)]
-    pub purpose: String,
-}
-
-/// `payments = { max-amount-fen = N }`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct PaymentsGrant {
-    #[serde(default)]
-    pub max_amount_fen: u64,
-}
-
-/// `notify = { templates = { name = "path" }, max-per-call = N, ... }`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct NotifyGrant {
-    #[serde(default)]
-    pub templates: BTreeMap<String, String>,
-    /// Messages one hook call may send; the platform default when absent,
-    /// never more than [`platform::MAX_NOTIFY_PER_CALL`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_per_call: Option<u32>,
-    /// Messages the app may send one subject per civil day (UTC+8).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_per_subject_per_day: Option<u32>,
-    /// Messages the app may send in all per civil day (UTC+8).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_per_app_per_day: Option<u32>,
-}
-
-/// The bounds an app's messages are held to, after the manifest's overrides
-/// and the platform's maxima.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NotifyQuota {
-    pub per_call: u32,
-    pub per_subject_per_day: u32,
-    pub per_app_per_day: u32,
-}
-
-impl NotifyQuota {
-    /// The platform's defaults.
-    pub const DEFAULT: NotifyQuota = NotifyQuota {
-        per_call: platform::DEFAULT_NOTIFY_PER_CALL,
-        per_subject_per_day: platform::DEFAULT_NOTIFY_PER_SUBJECT_PER_DAY,
-        per_app_per_day: platform::DEFAULT_NOTIFY_PER_APP_PER_DAY,
-    };
-}
-
-impl NotifyGrant {
-    /// The bounds in force: the manifest's values where given, each capped by
-    /// the platform's maximum.
-    pub fn quota(&self) -> NotifyQuota {
-        let pick = |asked: Option<u32>, default: u32, max: u32| asked.unwrap_or(default).min(max);
-        NotifyQuota {
-            per_call: pick(
-                self.max_per_call,
-                platform::DEFAULT_NOTIFY_PER_CALL,
-                platform::MAX_NOTIFY_PER_CALL,
-            ),
-            per_subject_per_day: pick(
-                self.max_per_subject_per_day,
-                platform::DEFAULT_NOTIFY_PER_SUBJECT_PER_DAY,
-                platform::MAX_NOTIFY_PER_SUBJECT_PER_DAY,
-            ),
-            per_app_per_day: pick(
-                self.max_per_app_per_day,
-                platform::DEFAULT_NOTIFY_PER_APP_PER_DAY,
-                platform::MAX_NOTIFY_PER_APP_PER_DAY,
-            ),
-        }
-    }
-}
-
-/// `cases = {}`: read the app's own cases and open follow-on cases.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct CasesGrant {
-    /// Item codes this app may open follow-on cases for (接续服务).
-    #[serde(default)]
-    pub follow_on: Vec<String>,
-}
-
-/// `storage = { quota-kib = N }`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct StorageGrant {
-    pub quota_kib: u32,
-}
-
-/// `exchange = { services = [...] }`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExchangeGrant {
-    #[serde(default)]
-    pub services: Vec<String>,
-}
-
 /// `[limits]`: resource bounds per hook call. Absent values take the platform
 /// defaults; present values must be within the platform bounds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -292,20 +168,9 @@ impl Manifest {
 
     /// The capabilities this manifest grants, implicit ones included.
     pub fn granted(&self) -> BTreeSet<Capability> {
-        let c = &self.capabilities;
-        let declared = [
-            (Capability::Identity, c.identity.is_some()),
-            (Capability::Certificates, c.certificates.is_some()),
-            (Capability::Payments, c.payments.is_some()),
-            (Capability::Notify, c.notify.is_some()),
-            (Capability::Cases, c.cases.is_some()),
-            (Capability::Storage, c.storage.is_some()),
-            (Capability::Exchange, c.exchange.is_some()),
-        ];
-        declared
+        self.capabilities
+            .declared()
             .into_iter()
-            .filter(|(_, on)| *on)
-            .map(|(cap, _)| cap)
             .chain(Capability::ALL.into_iter().filter(|c| c.is_implicit()))
             .collect()
     }
@@ -315,15 +180,11 @@ impl Manifest {
         self.items.iter().find(|i| i.code == code)
     }
 
-    /// Every file the manifest refers to (forms and templates), package-relative.
+    /// Every file the manifest refers to (forms, and what the capability
+    /// sections name, such as notify templates), package-relative.
     pub fn referenced_files(&self) -> Vec<String> {
         let forms = self.items.iter().map(|i| i.form.clone());
-        let templates = self
-            .capabilities
-            .notify
-            .iter()
-            .flat_map(|n| n.templates.values().cloned());
-        let mut files: Vec<String> = forms.chain(templates).collect();
+        let mut files: Vec<String> = forms.chain(self.capabilities.files()).collect();
         files.sort();
         files.dedup();
         files

@@ -434,6 +434,13 @@ fn collect_files(root: &Path, dir: &Path, files: &mut BTreeMap<String, Vec<u8>>)
     Ok(())
 }
 
+/// A grant's checks read the package's files through this.
+impl crate::capability::PackageFiles for Package {
+    fn file(&self, path: &str) -> Option<&[u8]> {
+        Package::file(self, path)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
