@@ -16,5 +16,5 @@ pub fn call(
     #[cfg(target_arch = "wasm32")]
     return wit::call(service, operation, request, &why.into(), case).map_err(Into::into);
     #[cfg(not(target_arch = "wasm32"))]
-    return crate::testkit::with_host(|h| h.exchange_call(service, operation, request, why, case));
+    return crate::testkit::with_host(|h| h.exchange.call(service, operation, request, why, case));
 }

@@ -31,6 +31,13 @@ extern crate self as tongban_sdk;
 mod types;
 pub use types::*;
 
+// Each capability's own types, at the crate root where apps find them.
+pub use cases::{CaseInfo, Stage};
+pub use certificates::{AnnotatedCopy, Certificate, CertificateStatus};
+pub use identity::{Attribute, Session, SubjectKind};
+pub use log::Level;
+pub use payments::{Payment, PaymentStatus};
+
 pub mod dispatch;
 
 pub mod cases;

@@ -10,5 +10,5 @@ pub fn send(to: &str, template: &str, params: &[(String, String)], case: Option<
     #[cfg(target_arch = "wasm32")]
     return wit::send(to, template, params, case).map_err(Into::into);
     #[cfg(not(target_arch = "wasm32"))]
-    return crate::testkit::with_host(|h| h.notify_send(to, template, params, case));
+    return crate::testkit::with_host(|h| h.notify.send(to, template, params, case));
 }

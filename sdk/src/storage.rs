@@ -11,7 +11,7 @@ pub fn get(key: &str) -> Result<Option<Vec<u8>>, Error> {
     #[cfg(target_arch = "wasm32")]
     return wit::get(key).map_err(Into::into);
     #[cfg(not(target_arch = "wasm32"))]
-    return crate::testkit::with_host(|h| h.storage_get(key));
+    return crate::testkit::with_host(|h| h.storage.get(key));
 }
 
 /// Store a value; past the quota this is `quota-exceeded` and changes nothing.
@@ -19,7 +19,7 @@ pub fn set(key: &str, value: &[u8]) -> Result<(), Error> {
     #[cfg(target_arch = "wasm32")]
     return wit::set(key, value).map_err(Into::into);
     #[cfg(not(target_arch = "wasm32"))]
-    return crate::testkit::with_host(|h| h.storage_set(key, value));
+    return crate::testkit::with_host(|h| h.storage.set(key, value));
 }
 
 /// Remove a key.
@@ -27,7 +27,7 @@ pub fn delete(key: &str) -> Result<(), Error> {
     #[cfg(target_arch = "wasm32")]
     return wit::delete(key).map_err(Into::into);
     #[cfg(not(target_arch = "wasm32"))]
-    return crate::testkit::with_host(|h| h.storage_delete(key));
+    return crate::testkit::with_host(|h| h.storage.delete(key));
 }
 
 /// The keys with a prefix, in byte order.
@@ -35,7 +35,7 @@ pub fn keys(prefix: &str) -> Result<Vec<String>, Error> {
     #[cfg(target_arch = "wasm32")]
     return wit::keys(prefix).map_err(Into::into);
     #[cfg(not(target_arch = "wasm32"))]
-    return crate::testkit::with_host(|h| h.storage_keys(prefix));
+    return crate::testkit::with_host(|h| h.storage.keys(prefix));
 }
 
 /// Read a JSON value stored with [`set_json`].
