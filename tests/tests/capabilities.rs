@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 use tongban_registry::Package;
 use tongban_runtime::{HookResult, LoadPath, Outcome};
+use tongban_testdb::TestDb;
 use tongban_tests::fixture;
 
 use crate::support::{env, runtime, submit};
@@ -201,25 +202,10 @@ async fn a_second_load_comes_from_the_compiled_artifact_cache() {
 #[tokio::test]
 async fn the_quota_charges_what_the_database_really_grows_by() {
     use tongban_runtime::capabilities::kv;
-    let dir = tempfile::tempdir().unwrap();
-    let mut databases = vec![(
-        "sqlite",
-        tongban_runtime::Database::open_data_dir(dir.path()).await.unwrap(),
-    )];
-    match std::env::var("TONGBAN_TEST_DATABASE_URL") {
-        Ok(admin) => {
-            let url = tongban_store::create_scratch_postgres(&admin, "kv_overhead")
-                .await
-                .unwrap();
-            databases.push(("postgres", tongban_runtime::Database::open(&url).await.unwrap()));
-        }
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("CI must test PostgreSQL too: TONGBAN_TEST_DATABASE_URL is not set")
-        }
-        Err(_) => eprintln!("TONGBAN_TEST_DATABASE_URL is not set: testing SQLite only"),
-    }
     let app = "cn.gov.test.probe";
-    for (backend, db) in databases {
+    for test_db in TestDb::each("kv_overhead") {
+        let backend = test_db.backend_name();
+        let db = test_db.open().await;
         let before = database_bytes(&db).await;
         for i in 0..9_000u32 {
             let key = format!("{:02x}", i % 256) + &format!("{}", i / 256);

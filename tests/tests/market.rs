@@ -2,9 +2,9 @@
 //! release per region, the serving table, key revocation, bad input, and the
 //! audit chain under tampering.
 //!
-//! Every test runs on SQLite and, when `TONGBAN_TEST_DATABASE_URL` is set, on
-//! PostgreSQL (each test in a fresh database). In CI a missing PostgreSQL URL
-//! fails the test instead of skipping it.
+//! Every test runs on each database the test database kit provides
+//! (`tongban-testdb`: SQLite, and PostgreSQL when configured), each test in a
+//! fresh database.
 
 use tongban_registry::Package;
 use tongban_registry::market::deploy::ReleaseAction;
@@ -13,46 +13,36 @@ use tongban_registry::market::serving::ServingTable;
 use tongban_registry::market::{Actor, MarketError, Marketplace, accounts, audit_log, keys, orgs};
 use tongban_registry::release::{Role, VersionState};
 use tongban_registry::signing::{SigningKey, verify_text_signature};
-use tongban_store::{BlobStore, Database};
+use tongban_store::BlobStore;
+use tongban_testdb::{TestDb, seed};
 
 pub const BUREAU: &str = "113301000024891238"; // 杭州市市场监督管理局 (publisher)
 pub const REVIEW_ORG: &str = "11330106002489555Y"; // 大数据局 (reviewers)
 
-/// A marketplace on a fresh database of each available backend.
+/// A marketplace on a fresh database of each backend the test database kit
+/// provides.
 pub struct Fixture {
     pub market: Marketplace,
     pub blobs_dir: tempfile::TempDir,
     pub key: SigningKey,
     pub backend: &'static str,
+    _db: TestDb,
 }
 
 pub async fn fixtures(label: &str) -> Vec<Fixture> {
-    let mut databases = Vec::new();
-    let dir = tempfile::tempdir().unwrap();
-    databases.push(("sqlite", Database::open_data_dir(dir.path()).await.unwrap()));
-    std::mem::forget(dir);
-    match std::env::var("TONGBAN_TEST_DATABASE_URL") {
-        Ok(admin) => {
-            let url = tongban_store::create_scratch_postgres(&admin, label).await.unwrap();
-            databases.push(("postgres", Database::open(&url).await.unwrap()));
-        }
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("CI must test PostgreSQL too: TONGBAN_TEST_DATABASE_URL is not set")
-        }
-        Err(_) => eprintln!("TONGBAN_TEST_DATABASE_URL is not set: testing SQLite only"),
-    }
     let mut out = Vec::new();
-    for (backend, db) in databases {
+    for db in TestDb::each(label) {
         let blobs_dir = tempfile::tempdir().unwrap();
-        let market = Marketplace::open(db, BlobStore::local(blobs_dir.path()).unwrap())
+        let market = Marketplace::open(db.open().await, BlobStore::local(blobs_dir.path()).unwrap())
             .await
             .unwrap();
-        let key = seed(&market).await;
+        let key = seed_market(&market).await;
         out.push(Fixture {
             market,
             blobs_dir,
             key,
-            backend,
+            backend: db.backend_name(),
+            _db: db,
         });
     }
     out
@@ -84,14 +74,16 @@ pub fn security() -> Actor {
 }
 
 /// Orgs, a namespace and a registered publisher key.
-async fn seed(market: &Marketplace) -> SigningKey {
+async fn seed_market(market: &Marketplace) -> SigningKey {
     let db = market.db();
-    orgs::create_org(db, &admin(), BUREAU, "杭州市市场监督管理局", "330100")
-        .await
-        .unwrap();
-    orgs::create_org(db, &admin(), REVIEW_ORG, "杭州市西湖区数据资源局", "330106")
-        .await
-        .unwrap();
+    seed::orgs(
+        db,
+        &[
+            (BUREAU, "杭州市市场监督管理局", "330100"),
+            (REVIEW_ORG, "杭州市西湖区数据资源局", "330106"),
+        ],
+    )
+    .await;
     orgs::add_namespace(db, &admin(), BUREAU, "cn.gov.hz.amr")
         .await
         .unwrap();

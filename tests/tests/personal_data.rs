@@ -5,18 +5,15 @@
 //! another purpose, across apps and subjects, with bad input — and the
 //! provenance record of every personal-data access.
 //!
-//! Every test runs on SQLite and, when `TONGBAN_TEST_DATABASE_URL` is set, on
-//! PostgreSQL (each test in a fresh database). In CI a missing PostgreSQL URL
-//! fails the test instead of skipping it.
+//! Every test runs on each database the test database kit provides
+//! (`tongban-testdb`: SQLite, and PostgreSQL when configured), each test in a
+//! fresh database.
 
 use serde_json::{Value, json};
-use tempfile::TempDir;
 use tongban_registry::Package;
-use tongban_registry::market::{Actor, orgs};
-use tongban_registry::release::Role;
 use tongban_runtime::{
-    Assurance, CallEnv, Channel, Database, Hook, HookResult, LoadError, LoadedApp, Outcome, Runtime, RuntimeSettings,
-    Session, SubjectKind,
+    Assurance, CallEnv, Channel, Hook, HookResult, LoadError, LoadedApp, Outcome, Runtime, RuntimeSettings, Session,
+    SubjectKind,
 };
 use tongban_services::Services;
 use tongban_services::cases::{Action, CaseActor, NewCase, Step};
@@ -25,6 +22,7 @@ use tongban_services::consents::{attribute_scope, certificate_scope};
 use tongban_services::demo::PUBLIC_SECURITY_ORG;
 use tongban_services::payments::{NewPayment, PayDecision, PaymentStatus};
 use tongban_services::provenance::{ProvenanceFilter, StoredProvenance};
+use tongban_testdb::{TestDb, seed};
 use tongban_tests::fixture;
 
 const APP: &str = "cn.gov.test.probe";
@@ -45,47 +43,23 @@ struct World {
     backend: &'static str,
     runtime: Runtime,
     app: LoadedApp,
-    _dir: TempDir,
+    _db: TestDb,
 }
 
-/// A world on a fresh database of each available backend.
+/// A world on a fresh database of each backend the test database kit
+/// provides; the runtime keeps its files in the database's scratch directory.
 async fn worlds(label: &str) -> Vec<World> {
-    let mut databases = Vec::new();
-    let dir = tempfile::tempdir().unwrap();
-    databases.push(("sqlite", Database::open_data_dir(dir.path()).await.unwrap(), dir));
-    match std::env::var("TONGBAN_TEST_DATABASE_URL") {
-        Ok(admin) => {
-            let url = tongban_store::create_scratch_postgres(&admin, &format!("pd_{label}"))
-                .await
-                .unwrap();
-            databases.push((
-                "postgres",
-                Database::open(&url).await.unwrap(),
-                tempfile::tempdir().unwrap(),
-            ));
-        }
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("CI must test PostgreSQL too: TONGBAN_TEST_DATABASE_URL is not set")
-        }
-        Err(_) => eprintln!("TONGBAN_TEST_DATABASE_URL is not set: testing SQLite only"),
-    }
     let mut out = Vec::new();
-    for (backend, db, dir) in databases {
-        let runtime = Runtime::new(RuntimeSettings::in_data_dir(dir.path()), db.clone()).unwrap();
+    for db in TestDb::each(&format!("pd_{label}")) {
+        let runtime = Runtime::new(RuntimeSettings::in_data_dir(db.dir()), db.open().await).unwrap();
         runtime.services().seed_demo_citizens().await.unwrap();
-        let admin = Actor {
-            user: "admin".into(),
-            role: Role::PlatformAdmin,
-            org: None,
-            region: None,
-        };
-        orgs::create_org(&db, &admin, ORG, ORG_NAME, "330100").await.unwrap();
+        seed::orgs(runtime.services().db(), &[(ORG, ORG_NAME, "330100")]).await;
         let app = runtime.load(&fixture("probe")).unwrap();
         out.push(World {
-            backend,
+            backend: db.backend_name(),
             runtime,
             app,
-            _dir: dir,
+            _db: db,
         });
     }
     out

@@ -1,19 +1,20 @@
-//! Shared set-up: a runtime over a fresh SQLite database in a temporary
-//! directory, and call environments.
+//! Shared set-up: a runtime over a fresh SQLite database from the test
+//! database kit, and call environments.
 
-use tempfile::TempDir;
-use tongban_runtime::{Assurance, CallEnv, Channel, Database, Hook, Runtime, RuntimeSettings, Session, SubjectKind};
+use tongban_runtime::{Assurance, CallEnv, Channel, Hook, Runtime, RuntimeSettings, Session, SubjectKind};
+use tongban_testdb::TestDb;
 
+/// A runtime whose files and database live in the kit's scratch directory,
+/// which goes when this value does.
 pub struct TestRuntime {
     pub runtime: Runtime,
-    _dir: TempDir,
+    _db: TestDb,
 }
 
 pub async fn runtime() -> TestRuntime {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::open_data_dir(dir.path()).await.unwrap();
-    let runtime = Runtime::new(RuntimeSettings::in_data_dir(dir.path()), db).unwrap();
-    TestRuntime { runtime, _dir: dir }
+    let db = TestDb::sqlite("runtime");
+    let runtime = Runtime::new(RuntimeSettings::in_data_dir(db.dir()), db.open().await).unwrap();
+    TestRuntime { runtime, _db: db }
 }
 
 pub fn env(region: &str) -> CallEnv {

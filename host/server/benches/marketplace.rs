@@ -1,5 +1,6 @@
-//! Marketplace benchmarks against the real server process, on SQLite and
-//! (with `TONGBAN_TEST_DATABASE_URL`) PostgreSQL:
+//! Marketplace benchmarks against the real server process, on each database
+//! the test database kit provides (`tongban-testdb`: SQLite, and PostgreSQL
+//! when configured):
 //!
 //! - catalog list and search over 10,000 apps with 100,000 versions, measured
 //!   as HTTP round trips from a client on loopback (target: p99 ≤ 20 ms);
@@ -23,7 +24,7 @@ use serde_json::{Value, json};
 use tongban_registry::market::{Actor, accounts, keys, orgs};
 use tongban_registry::release::Role;
 use tongban_registry::signing::SigningKey;
-use tongban_store::Database;
+use tongban_testdb::{Backend, TestDb, seed};
 use tongban_tests::ServerProcess;
 
 const BUREAU: &str = "113301000024891238";
@@ -56,25 +57,20 @@ fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let sizes = if full { FULL } else { SMOKE };
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let root = tempfile::tempdir().unwrap();
-    let mut backends = vec![("SQLite", root.path().join("sqlite"), None)];
-    match std::env::var("TONGBAN_TEST_DATABASE_URL") {
-        Ok(admin) => {
-            let url = runtime
-                .block_on(tongban_store::create_scratch_postgres(&admin, "bench_market"))
-                .unwrap();
-            backends.push(("PostgreSQL", root.path().join("postgres"), Some(url)));
-        }
-        Err(_) => eprintln!("TONGBAN_TEST_DATABASE_URL is not set: benchmarking SQLite only"),
-    }
     println!("| backend | measurement | n | p50 | p95 | p99 | max |\n|---|---|---|---|---|---|---|");
-    for (backend, data_dir, url) in backends {
-        let mut store_args = vec!["--data-dir".to_owned(), data_dir.display().to_string()];
-        if let Some(url) = &url {
+    for db in TestDb::each("bench_market") {
+        let backend = match db.backend() {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        };
+        // The kit's scratch directory is the servers' data directory; for
+        // SQLite it holds the database file itself.
+        let mut store_args = vec!["--data-dir".to_owned(), db.dir().display().to_string()];
+        if db.backend() == Backend::Postgres {
             store_args.push("--database-url".into());
-            store_args.push(url.clone());
+            store_args.push(db.url().to_owned());
         }
-        let tokens = runtime.block_on(seed(&data_dir, url.as_deref(), &sizes));
+        let tokens = runtime.block_on(seed_catalog(&db, &sizes));
         let binary = Path::new(env!("CARGO_BIN_EXE_tongban"));
         let node_a = ServerProcess::start(binary, &store_args, &[]);
         let node_b = ServerProcess::start(binary, &store_args, &[]);
@@ -139,20 +135,22 @@ struct Tokens {
 
 /// Orgs, users, a key, and `apps` catalog apps with `versions_per_app`
 /// versions each, in bulk.
-async fn seed(data_dir: &Path, url: Option<&str>, sizes: &Sizes) -> Tokens {
-    let db = Database::open_configured(url, data_dir).await.unwrap();
+async fn seed_catalog(test_db: &TestDb, sizes: &Sizes) -> Tokens {
+    let db = test_db.open().await;
     let admin = Actor {
         user: "admin".into(),
         role: Role::PlatformAdmin,
         org: None,
         region: None,
     };
-    orgs::create_org(&db, &admin, BUREAU, "杭州市市场监督管理局", "330100")
-        .await
-        .unwrap();
-    orgs::create_org(&db, &admin, REVIEW_ORG, "杭州市西湖区数据资源局", REGION)
-        .await
-        .unwrap();
+    seed::orgs(
+        &db,
+        &[
+            (BUREAU, "杭州市市场监督管理局", "330100"),
+            (REVIEW_ORG, "杭州市西湖区数据资源局", REGION),
+        ],
+    )
+    .await;
     orgs::add_namespace(&db, &admin, BUREAU, "cn.gov.hz.amr").await.unwrap();
     let token = async |id: &str, role: Role, org: &str, region: Option<&str>| {
         let user = accounts::User {

@@ -1,10 +1,8 @@
 //! Cases on real databases: the state machine with its roles, working-day due
 //! dates, double submits, concurrent steps, follow-on cases and the outbox.
-//! Every scenario runs on SQLite and, when `TONGBAN_TEST_DATABASE_URL` names
-//! an admin connection, on PostgreSQL too (each test in a fresh database).
-//!
-//! In CI a missing PostgreSQL URL fails these tests instead of skipping them,
-//! as elsewhere in the workspace.
+//! Every scenario runs on each database the test database kit provides
+//! (`tongban-testdb`: SQLite, and PostgreSQL when configured), each test in a
+//! fresh database.
 
 mod common;
 
@@ -13,16 +11,14 @@ use std::time::Duration;
 
 use chrono::{Datelike, FixedOffset, NaiveDate, TimeZone, Weekday};
 use sqlx::Row;
-use tempfile::TempDir;
-use tongban_registry::market::{Actor, orgs};
 use tongban_registry::release::Role;
 use tongban_services::cases::calendar::WorkCalendar;
 use tongban_services::cases::outbox::{MAX_ATTEMPTS, PendingEvent};
 use tongban_services::cases::{
     Action, Case, CaseActor, MAX_FORM_BYTES, MAX_REASON_BYTES, NewCase, Stage, Step, TimelineEntry, delivered_to_app,
 };
-use tongban_services::subjects::Subject;
-use tongban_services::{Database, ServiceError, Services, ServicesConfig, now_ms};
+use tongban_services::{ServiceError, Services, ServicesConfig, now_ms};
+use tongban_testdb::{TestDb, seed};
 
 const APP: &str = "cn.gov.hz.amr.sole-proprietor";
 /// The accepting org (受理单位), region 330100.
@@ -42,77 +38,39 @@ const CITIZEN_B: &str = "citizen-b";
 
 struct Backend {
     name: &'static str,
-    url: String,
     services: Services,
-    _dir: Option<TempDir>,
+    db: TestDb,
 }
 
 impl Backend {
     /// Another node: its own pool over the same database, same configuration.
     async fn second_node(&self) -> Services {
-        Services::with_config(Database::open(&self.url).await.unwrap(), config())
+        Services::with_config(self.db.open().await, config())
     }
 }
 
 /// The backends to run on, each seeded with two citizens and three orgs.
 async fn backends(label: &str) -> Vec<Backend> {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("tongban.db").display());
-    let sqlite = Database::open_data_dir(dir.path()).await.unwrap();
-    let mut out = vec![seed("sqlite", sqlite, url, Some(dir)).await];
-    match std::env::var("TONGBAN_TEST_DATABASE_URL") {
-        Ok(admin) => {
-            let url = tongban_store::create_scratch_postgres(&admin, &format!("cases_{label}"))
-                .await
-                .unwrap();
-            let db = Database::open(&url).await.unwrap();
-            out.push(seed("postgres", db, url, None).await);
-        }
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("CI must test PostgreSQL too: TONGBAN_TEST_DATABASE_URL is not set")
-        }
-        Err(_) => eprintln!("TONGBAN_TEST_DATABASE_URL is not set: the PostgreSQL half of `{label}` is skipped"),
+    let mut out = Vec::new();
+    for db in TestDb::each(&format!("cases_{label}")) {
+        let services = Services::with_config(db.open().await, config());
+        seed::citizens(&services, REGION, &[(CITIZEN_A, "张三"), (CITIZEN_B, "李四")]).await;
+        seed::orgs(
+            services.db(),
+            &[
+                (ACCEPTING, "杭州市市场监督管理局", "330100"),
+                (HANDLING, "杭州市西湖区市场监督管理局", "330106"),
+                (OTHER, "杭州市西湖区人力资源和社会保障局", "330106"),
+            ],
+        )
+        .await;
+        out.push(Backend {
+            name: db.backend_name(),
+            services,
+            db,
+        });
     }
     out
-}
-
-async fn seed(name: &'static str, db: Database, url: String, dir: Option<TempDir>) -> Backend {
-    let services = Services::with_config(db, config());
-    for (id, person) in [(CITIZEN_A, "张三"), (CITIZEN_B, "李四")] {
-        services
-            .upsert_subject(&Subject {
-                id: id.into(),
-                kind: "person".into(),
-                name: person.into(),
-                id_number: None,
-                birth_date: None,
-                gender: None,
-                phone: None,
-                email: None,
-                address: None,
-                region: REGION.into(),
-                assurance: "substantial".into(),
-                source: "test".into(),
-                verified_at: now_ms(),
-            })
-            .await
-            .unwrap();
-    }
-    for (code, org_name, region) in [
-        (ACCEPTING, "杭州市市场监督管理局", "330100"),
-        (HANDLING, "杭州市西湖区市场监督管理局", "330106"),
-        (OTHER, "杭州市西湖区人力资源和社会保障局", "330106"),
-    ] {
-        orgs::create_org(services.db(), &Actor::system(), code, org_name, region)
-            .await
-            .unwrap();
-    }
-    Backend {
-        name,
-        url,
-        services,
-        _dir: dir,
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -1,11 +1,9 @@
-//! Notifications with real parts: `render` on its own; the inbox on SQLite
-//! and, when `TONGBAN_TEST_DATABASE_URL` is set, on PostgreSQL (each test in
-//! a fresh database); and email through a real SMTP server (mailin-embedded)
-//! listening on a free port of 127.0.0.1, whose received messages are parsed
-//! as MIME so that encoded subjects and bodies are checked decoded.
-//!
-//! In CI a missing PostgreSQL URL fails the store tests instead of skipping
-//! them, as elsewhere in the workspace.
+//! Notifications with real parts: `render` on its own; the inbox on each
+//! database the test database kit provides (`tongban-testdb`: SQLite, and
+//! PostgreSQL when configured), each test in a fresh database; and email
+//! through a real SMTP server (mailin-embedded) listening on a free port of
+//! 127.0.0.1, whose received messages are parsed as MIME so that encoded
+//! subjects and bodies are checked decoded.
 
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -17,7 +15,8 @@ use tongban_services::notifications::{
     MAX_BODY_BYTES, MAX_PARAM_BYTES, SMTP_SEND_TIMEOUT, SmtpCredentials, SmtpSettings, render,
 };
 use tongban_services::subjects::Subject;
-use tongban_services::{Database, ServiceError, Services, ServicesConfig, now_ms};
+use tongban_services::{Database, ServiceError, Services, ServicesConfig};
+use tongban_testdb::{TestDb, seed};
 
 // ---------------------------------------------------------------------------
 // render
@@ -151,57 +150,30 @@ fn render_refuses_an_empty_message() {
 // ---------------------------------------------------------------------------
 // Databases
 
-/// One database of an available backend, with what it takes to open it again
-/// (as a second node would).
+/// One database of each backend the test database kit provides, open, with
+/// the kit's value that opens it again (as a second node would) and drops it.
 struct Backend {
     name: &'static str,
-    url: String,
     db: Database,
-    _dir: Option<tempfile::TempDir>,
+    test_db: TestDb,
 }
 
 async fn backends(label: &str) -> Vec<Backend> {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("tongban.db").display());
-    let mut out = vec![Backend {
-        name: "sqlite",
-        db: Database::open_data_dir(dir.path()).await.unwrap(),
-        url,
-        _dir: Some(dir),
-    }];
-    match std::env::var("TONGBAN_TEST_DATABASE_URL") {
-        Ok(admin) => {
-            let url = tongban_store::create_scratch_postgres(&admin, label).await.unwrap();
-            out.push(Backend {
-                name: "postgres",
-                db: Database::open(&url).await.unwrap(),
-                url,
-                _dir: None,
-            });
-        }
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("CI must test PostgreSQL too: TONGBAN_TEST_DATABASE_URL is not set")
-        }
-        Err(_) => eprintln!("TONGBAN_TEST_DATABASE_URL is not set: skipping PostgreSQL, testing SQLite only"),
+    let mut out = Vec::new();
+    for test_db in TestDb::each(label) {
+        out.push(Backend {
+            name: test_db.backend_name(),
+            db: test_db.open().await,
+            test_db,
+        });
     }
     out
 }
 
 fn person(id: &str, email: Option<&str>) -> Subject {
     Subject {
-        id: id.into(),
-        kind: "person".into(),
-        name: "张三".into(),
-        id_number: None,
-        birth_date: None,
-        gender: None,
-        phone: None,
         email: email.map(Into::into),
-        address: None,
-        region: "330106".into(),
-        assurance: "substantial".into(),
-        source: "test".into(),
-        verified_at: now_ms(),
+        ..seed::person(id, "张三", "330106")
     }
 }
 
@@ -702,7 +674,7 @@ async fn two_nodes_delivering_at_once_send_each_message_once() {
         let server = SmtpServer::start();
         let node_a = with_smtp(&backend.db, server.settings());
         // The second node has its own connection pool on the same database.
-        let node_b = with_smtp(&Database::open(&backend.url).await.unwrap(), server.settings());
+        let node_b = with_smtp(&backend.test_db.open().await, server.settings());
         node_a
             .upsert_subject(&person("p-1", Some("zhangsan@example.cn")))
             .await

@@ -1,6 +1,6 @@
-//! Payments on real databases: SQLite always, and PostgreSQL when
-//! `TONGBAN_TEST_DATABASE_URL` names an admin connection (each test gets its
-//! own scratch database). Every scenario runs on each backend in turn.
+//! Payments on real databases: every scenario runs on each database the test
+//! database kit provides (`tongban-testdb`: SQLite, and PostgreSQL when
+//! configured, which CI requires), each test in a fresh database.
 
 mod common;
 
@@ -8,15 +8,14 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveTime};
 use sqlx::Row;
-use tempfile::TempDir;
 use tongban_services::cases::calendar::WorkCalendar;
 use tongban_services::cases::{NewCase, TimelineEntry};
 use tongban_services::payments::sandbox::{self, SandboxBank};
 use tongban_services::payments::{
     CallbackOutcome, MAX_AMOUNT_FEN, NewPayment, PayDecision, Payment, PaymentStatus, SignedCallback,
 };
-use tongban_services::subjects::Subject;
-use tongban_services::{Database, ServiceError, Services, now_ms};
+use tongban_services::{ServiceError, Services};
+use tongban_testdb::{TestDb, seed};
 
 const APP: &str = "gov.hz.passport-fees";
 const OTHER_APP: &str = "gov.hz.parking-permits";
@@ -31,65 +30,31 @@ struct Backend {
     services: Services,
     case: String,
     other_case: String,
-    _dir: Option<TempDir>,
+    _db: TestDb,
 }
 
 /// The backends to run on, each seeded.
 async fn backends(label: &str) -> Vec<Backend> {
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = Database::open_data_dir(dir.path()).await.unwrap();
-    let mut out = vec![seed("sqlite", sqlite, Some(dir)).await];
-    match std::env::var("TONGBAN_TEST_DATABASE_URL") {
-        Ok(admin) => {
-            let url = tongban_store::create_scratch_postgres(&admin, &format!("payments_{label}"))
-                .await
-                .unwrap();
-            out.push(seed("postgres", Database::open(&url).await.unwrap(), None).await);
-        }
-        Err(_) => eprintln!("TONGBAN_TEST_DATABASE_URL is not set: the PostgreSQL half of `{label}` is skipped"),
+    let mut out = Vec::new();
+    for db in TestDb::each(&format!("payments_{label}")) {
+        let services = Services::new(db.open().await);
+        seed::citizens(&services, REGION, &[("subject-1", "张三")]).await;
+        seed::orgs(
+            services.db(),
+            &[(ORG, "杭州市出入境管理局", REGION), (OTHER_ORG, "杭州市交通局", REGION)],
+        )
+        .await;
+        let case = open_case(&services, APP).await;
+        let other_case = open_case(&services, OTHER_APP).await;
+        out.push(Backend {
+            name: db.backend_name(),
+            services,
+            case,
+            other_case,
+            _db: db,
+        });
     }
     out
-}
-
-async fn seed(name: &'static str, db: Database, dir: Option<TempDir>) -> Backend {
-    let services = Services::new(db);
-    services
-        .upsert_subject(&Subject {
-            id: "subject-1".into(),
-            kind: "person".into(),
-            name: "张三".into(),
-            id_number: None,
-            birth_date: None,
-            gender: None,
-            phone: None,
-            email: None,
-            address: None,
-            region: REGION.into(),
-            assurance: "substantial".into(),
-            source: "test".into(),
-            verified_at: now_ms(),
-        })
-        .await
-        .unwrap();
-    for (code, org_name) in [(ORG, "杭州市出入境管理局"), (OTHER_ORG, "杭州市交通局")] {
-        sqlx::query("INSERT INTO orgs (code, name, region, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(code)
-            .bind(org_name)
-            .bind(REGION)
-            .bind(now_ms())
-            .execute(services.db().pool())
-            .await
-            .unwrap();
-    }
-    let case = open_case(&services, APP).await;
-    let other_case = open_case(&services, OTHER_APP).await;
-    Backend {
-        name,
-        services,
-        case,
-        other_case,
-        _dir: dir,
-    }
 }
 
 async fn open_case(services: &Services, app: &str) -> String {

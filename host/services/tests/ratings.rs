@@ -2,25 +2,21 @@
 //! once, with the level and comment checked; a dissatisfied rating opens a
 //! remediation item for the accepting org, due 15 working days later on the
 //! case calendar; staff of that org, and only they, resolve it with a note.
-//! Every scenario runs on SQLite and, when `TONGBAN_TEST_DATABASE_URL` names
-//! an admin connection, on PostgreSQL too (each test in a fresh database).
-//!
-//! In CI a missing PostgreSQL URL fails these tests instead of skipping them,
-//! as elsewhere in the workspace.
+//! Every scenario runs on each database the test database kit provides
+//! (`tongban-testdb`: SQLite, and PostgreSQL when configured), each test in a
+//! fresh database.
 
 mod common;
 
 use std::time::Duration;
 
 use chrono::{Datelike, Duration as Days, FixedOffset, NaiveDate, TimeZone, Weekday};
-use tempfile::TempDir;
-use tongban_registry::market::{Actor, orgs};
 use tongban_registry::release::Role;
 use tongban_services::cases::calendar::WorkCalendar;
 use tongban_services::cases::{Action, Case, CaseActor, NewCase, Stage, Step};
 use tongban_services::ratings::{MAX_COMMENT_CHARS, RatingLevel, Remediation};
-use tongban_services::subjects::Subject;
-use tongban_services::{Database, ServiceError, Services, ServicesConfig, now_ms};
+use tongban_services::{ServiceError, Services, ServicesConfig, now_ms};
+use tongban_testdb::{TestDb, seed};
 
 const APP: &str = "cn.gov.hz.amr.sole-proprietor";
 /// The accepting org (受理单位), region 330100.
@@ -39,72 +35,37 @@ const CITIZEN_B: &str = "citizen-b";
 struct Backend {
     name: &'static str,
     services: Services,
-    _dir: Option<TempDir>,
+    _db: TestDb,
 }
 
 /// The backends to run on, each seeded with two citizens and three orgs.
 async fn backends(label: &str) -> Vec<Backend> {
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = Database::open_data_dir(dir.path()).await.unwrap();
-    let mut out = vec![seed("sqlite", sqlite, Some(dir)).await];
-    match std::env::var("TONGBAN_TEST_DATABASE_URL") {
-        Ok(admin) => {
-            let url = tongban_store::create_scratch_postgres(&admin, &format!("ratings_{label}"))
-                .await
-                .unwrap();
-            let db = Database::open(&url).await.unwrap();
-            out.push(seed("postgres", db, None).await);
-        }
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("CI must test PostgreSQL too: TONGBAN_TEST_DATABASE_URL is not set")
-        }
-        Err(_) => eprintln!("TONGBAN_TEST_DATABASE_URL is not set: the PostgreSQL half of `{label}` is skipped"),
+    let mut out = Vec::new();
+    for db in TestDb::each(&format!("ratings_{label}")) {
+        let services = Services::with_config(
+            db.open().await,
+            ServicesConfig {
+                calendar: calendar(),
+                smtp: None,
+            },
+        );
+        seed::citizens(&services, REGION, &[(CITIZEN_A, "张三"), (CITIZEN_B, "李四")]).await;
+        seed::orgs(
+            services.db(),
+            &[
+                (ACCEPTING, "杭州市市场监督管理局", "330100"),
+                (HANDLING, "杭州市西湖区市场监督管理局", "330106"),
+                (OTHER, "杭州市西湖区人力资源和社会保障局", "330106"),
+            ],
+        )
+        .await;
+        out.push(Backend {
+            name: db.backend_name(),
+            services,
+            _db: db,
+        });
     }
     out
-}
-
-async fn seed(name: &'static str, db: Database, dir: Option<TempDir>) -> Backend {
-    let services = Services::with_config(
-        db,
-        ServicesConfig {
-            calendar: calendar(),
-            smtp: None,
-        },
-    );
-    for (id, person) in [(CITIZEN_A, "张三"), (CITIZEN_B, "李四")] {
-        services
-            .upsert_subject(&Subject {
-                id: id.into(),
-                kind: "person".into(),
-                name: person.into(),
-                id_number: None,
-                birth_date: None,
-                gender: None,
-                phone: None,
-                email: None,
-                address: None,
-                region: REGION.into(),
-                assurance: "substantial".into(),
-                source: "test".into(),
-                verified_at: now_ms(),
-            })
-            .await
-            .unwrap();
-    }
-    for (code, org_name, region) in [
-        (ACCEPTING, "杭州市市场监督管理局", "330100"),
-        (HANDLING, "杭州市西湖区市场监督管理局", "330106"),
-        (OTHER, "杭州市西湖区人力资源和社会保障局", "330106"),
-    ] {
-        orgs::create_org(services.db(), &Actor::system(), code, org_name, region)
-            .await
-            .unwrap();
-    }
-    Backend {
-        name,
-        services,
-        _dir: dir,
-    }
 }
 
 // ---------------------------------------------------------------------------

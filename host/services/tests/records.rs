@@ -1,11 +1,8 @@
 //! The records on real databases: consents, certificates with their seals and
 //! status changes, provenance chained into the audit log, pairwise handles and
-//! the platform keys nodes share. Every scenario runs on SQLite and, when
-//! `TONGBAN_TEST_DATABASE_URL` names an admin connection, on PostgreSQL too
-//! (each test in a fresh database).
-//!
-//! In CI a missing PostgreSQL URL fails these tests instead of skipping them,
-//! as elsewhere in the workspace.
+//! the platform keys nodes share. Every scenario runs on each database the test
+//! database kit provides (`tongban-testdb`: SQLite, and PostgreSQL when
+//! configured), each test in a fresh database.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -13,8 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 use sm3::{Digest, Sm3};
 use sqlx::Row;
-use tempfile::TempDir;
-use tongban_registry::market::{Actor, audit_log, orgs};
+use tongban_registry::market::{audit_log, orgs};
 use tongban_services::certificates::seal::canonical_bytes;
 use tongban_services::certificates::{
     Certificate, CertificateId, CertificateStatus, IssueRequest, SealError, SealedDocument,
@@ -25,7 +21,8 @@ use tongban_services::demo::{CITIZENS, PUBLIC_SECURITY_NAME, PUBLIC_SECURITY_ORG
 use tongban_services::keys;
 use tongban_services::provenance::{ProvenanceFilter, ProvenanceRecord, StoredProvenance};
 use tongban_services::subjects::Subject;
-use tongban_services::{Database, ServiceError, Services, now_ms};
+use tongban_services::{ServiceError, Services, now_ms};
+use tongban_testdb::{TestDb, seed};
 
 const APP: &str = "cn.gov.hz.amr.sole-proprietor";
 const OTHER_APP: &str = "cn.gov.hz.hrss.pension";
@@ -46,77 +43,48 @@ const DAY: i64 = 86_400_000;
 
 struct Backend {
     name: &'static str,
-    url: String,
     services: Services,
     seeded: Seeded,
-    _dir: Option<TempDir>,
+    db: TestDb,
 }
 
 impl Backend {
     /// Another node: its own pool over the same database.
     async fn second_node(&self) -> Services {
-        Services::new(Database::open(&self.url).await.unwrap())
+        Services::new(self.db.open().await)
     }
 
     /// Another, unrelated database of the same kind (another platform), and
-    /// its URL.
-    async fn another_platform(&self, label: &str) -> (Services, String, Option<TempDir>) {
-        if self.name == "sqlite" {
-            let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}", dir.path().join("tongban.db").display());
-            let db = Database::open_data_dir(dir.path()).await.unwrap();
-            (Services::new(db), url, Some(dir))
-        } else {
-            let admin = std::env::var("TONGBAN_TEST_DATABASE_URL").unwrap();
-            let url = tongban_store::create_scratch_postgres(&admin, &format!("records_{label}"))
-                .await
-                .unwrap();
-            (Services::new(Database::open(&url).await.unwrap()), url, None)
-        }
+    /// the database itself, which goes when the value does.
+    async fn another_platform(&self, label: &str) -> (Services, TestDb) {
+        let db = self.db.sibling(&format!("records_{label}"));
+        (Services::new(db.open().await), db)
     }
 }
 
 /// The backends to run on, each with the demo citizens and their
 /// certificates, and two registered issuers.
 async fn backends(label: &str) -> Vec<Backend> {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("tongban.db").display());
-    let sqlite = Database::open_data_dir(dir.path()).await.unwrap();
-    let mut out = vec![seed("sqlite", sqlite, url, Some(dir)).await];
-    match std::env::var("TONGBAN_TEST_DATABASE_URL") {
-        Ok(admin) => {
-            let url = tongban_store::create_scratch_postgres(&admin, &format!("records_{label}"))
-                .await
-                .unwrap();
-            let db = Database::open(&url).await.unwrap();
-            out.push(seed("postgres", db, url, None).await);
-        }
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("CI must test PostgreSQL too: TONGBAN_TEST_DATABASE_URL is not set")
-        }
-        Err(_) => eprintln!("TONGBAN_TEST_DATABASE_URL is not set: the PostgreSQL half of `{label}` is skipped"),
+    let mut out = Vec::new();
+    for db in TestDb::each(&format!("records_{label}")) {
+        let services = Services::new(db.open().await);
+        let seeded = services.seed_demo_citizens().await.unwrap();
+        seed::orgs(
+            services.db(),
+            &[
+                (ISSUER, "杭州市市场监督管理局", "330100"),
+                (SECOND_ISSUER, "杭州市西湖区市场监督管理局", "330106"),
+            ],
+        )
+        .await;
+        out.push(Backend {
+            name: db.backend_name(),
+            services,
+            seeded,
+            db,
+        });
     }
     out
-}
-
-async fn seed(name: &'static str, db: Database, url: String, dir: Option<TempDir>) -> Backend {
-    let services = Services::new(db);
-    let seeded = services.seed_demo_citizens().await.unwrap();
-    for (code, org_name, region) in [
-        (ISSUER, "杭州市市场监督管理局", "330100"),
-        (SECOND_ISSUER, "杭州市西湖区市场监督管理局", "330106"),
-    ] {
-        orgs::create_org(services.db(), &Actor::system(), code, org_name, region)
-            .await
-            .unwrap();
-    }
-    Backend {
-        name,
-        url,
-        services,
-        seeded,
-        _dir: dir,
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -693,7 +661,7 @@ async fn a_seal_verifies_until_a_field_changes_and_only_under_its_platform_key()
 
         // Another platform's key does not verify our seal, though the file
         // names ours as a hint.
-        let (elsewhere, _, _dir) = b.another_platform("seals_elsewhere").await;
+        let (elsewhere, _elsewhere_db) = b.another_platform("seals_elsewhere").await;
         let foreign_key = seal_key(&elsewhere).await;
         assert_ne!(foreign_key, public_key, "{}", b.name);
         assert_eq!(
@@ -1525,19 +1493,10 @@ async fn subject_by_id_number_finds_the_person_at_the_counter() {
 
         // A final check character X, in either case.
         let person = |id: &str, number: &str| Subject {
-            id: id.into(),
-            kind: "person".into(),
-            name: "王五".into(),
             id_number: Some(number.into()),
             birth_date: Some("1992-05-10".into()),
             gender: Some("男".into()),
-            phone: None,
-            email: None,
-            address: None,
-            region: "330106".into(),
-            assurance: "substantial".into(),
-            source: "test".into(),
-            verified_at: now_ms(),
+            ..seed::person(id, "王五", "330106")
         };
         s.upsert_subject(&person("citizen-wang-wu", "33010619920510004X"))
             .await
@@ -1603,10 +1562,10 @@ async fn two_nodes_share_the_platform_keys() {
         assert_eq!(names, [keys::SEAL, keys::PAIRWISE], "{}", b.name);
 
         // Two nodes of a new platform starting at once agree on fresh keys.
-        let (_fresh, url, _dir) = b.another_platform("platform_keys_fresh").await;
+        let (_fresh, fresh_db) = b.another_platform("platform_keys_fresh").await;
         let mut tasks = Vec::new();
         for _ in 0..2 {
-            let node = Services::new(Database::open(&url).await.unwrap());
+            let node = Services::new(fresh_db.open().await);
             tasks.push(tokio::spawn(async move {
                 let keys = node.keys().await.unwrap();
                 (keys.seal.public_key_hex(), keys.pairwise.handle(ZHANG, APP))

@@ -117,40 +117,6 @@ impl Database {
     }
 }
 
-/// For tests on PostgreSQL: create a fresh, empty database next to the one
-/// `admin_url` points at, and return its URL. Each test gets its own database,
-/// so tests never see each other's rows.
-pub async fn create_scratch_postgres(admin_url: &str, label: &str) -> Result<String, StoreError> {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(admin_url).await?;
-    let mut random = [0u8; 6];
-    getrandom_fill(&mut random);
-    let name = format!(
-        "tongban_{}_{}",
-        label.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
-        hex::encode(random)
-    );
-    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-        .execute(&mut conn)
-        .await?;
-    conn.close().await?;
-    let mut url = url::Url::parse(admin_url).map_err(|e| StoreError::Config(e.to_string()))?;
-    url.set_path(&name);
-    Ok(url.to_string())
-}
-
-fn getrandom_fill(buf: &mut [u8]) {
-    use sha2::Digest;
-    let seed = format!(
-        "{:?}{:?}{}",
-        std::time::SystemTime::now(),
-        std::thread::current().id(),
-        std::process::id()
-    );
-    let digest = sha2::Sha256::digest(seed.as_bytes());
-    buf.copy_from_slice(&digest[..buf.len()]);
-}
-
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

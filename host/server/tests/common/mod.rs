@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use tongban_registry::Package;
+use tongban_testdb::{Backend, TestDb};
 use tongban_tests::{S3Sandbox, ServerProcess, sole_proprietor_at};
 
 pub const BUREAU: &str = "113301000024891238"; // 杭州市市场监督管理局 (publisher)
@@ -46,38 +47,51 @@ impl Store {
     }
 }
 
-/// Every deployment shape this run tests: SQLite with blobs in the data
-/// directory (the embedded default), and PostgreSQL from
-/// `TONGBAN_TEST_DATABASE_URL` (required in CI) with blobs in an S3-compatible
-/// store, where the nodes share nothing on disk.
-pub fn stores(root: &Path, label: &str, s3: Option<&S3Sandbox>) -> Vec<Store> {
-    let mut stores = vec![Store {
-        backend: "sqlite",
-        data_dir: root.join("sqlite"),
-        database_url: None,
-        blob_url: None,
-        env: Vec::new(),
-    }];
-    match std::env::var("TONGBAN_TEST_DATABASE_URL") {
-        Ok(admin) => {
-            let url = tokio::runtime::Runtime::new()
-                .unwrap()
-                .block_on(tongban_store::create_scratch_postgres(&admin, label))
-                .unwrap();
-            stores.push(Store {
-                backend: "postgres",
-                data_dir: root.join("postgres"),
-                database_url: Some(url),
-                blob_url: s3.map(|s3| s3.url(label)),
-                env: s3.map(S3Sandbox::settings).unwrap_or_default(),
-            });
-        }
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("CI must test PostgreSQL too: TONGBAN_TEST_DATABASE_URL is not set")
-        }
-        Err(_) => eprintln!("TONGBAN_TEST_DATABASE_URL is not set: testing SQLite only"),
+/// A [`Store`] over a fresh database from the test database kit, which is
+/// dropped with this value. It dereferences to the `Store`, so it is used
+/// wherever one is.
+pub struct ScratchStore {
+    store: Store,
+    _db: TestDb,
+}
+
+impl std::ops::Deref for ScratchStore {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        &self.store
     }
-    stores
+}
+
+/// Every deployment shape this run tests, each on a fresh database of the
+/// test database kit: SQLite with blobs in the data directory (the embedded
+/// default), and PostgreSQL (required in CI) with blobs in an S3-compatible
+/// store, where the nodes share nothing on disk. Each data directory is the
+/// kit's scratch directory of its database, so for SQLite it holds the
+/// database file; the callers' scratch root (`_root`) is therefore unused.
+pub fn stores(_root: &Path, label: &str, s3: Option<&S3Sandbox>) -> Vec<ScratchStore> {
+    TestDb::each(label)
+        .into_iter()
+        .map(|db| {
+            let store = match db.backend() {
+                Backend::Sqlite => Store {
+                    backend: db.backend_name(),
+                    data_dir: db.dir().to_owned(),
+                    database_url: None,
+                    blob_url: None,
+                    env: Vec::new(),
+                },
+                Backend::Postgres => Store {
+                    backend: db.backend_name(),
+                    data_dir: db.dir().to_owned(),
+                    database_url: Some(db.url().to_owned()),
+                    blob_url: s3.map(|s3| s3.url(label)),
+                    env: s3.map(S3Sandbox::settings).unwrap_or_default(),
+                },
+            };
+            ScratchStore { store, _db: db }
+        })
+        .collect()
 }
 
 /// `tongban serve` on `store`, with extra flags. With an S3 blob store each

@@ -17,6 +17,7 @@ use tongban_registry::market::{Actor, accounts, keys, orgs};
 use tongban_registry::release::Role;
 use tongban_registry::signing::SigningKey;
 use tongban_services::cases::{Action, CaseActor, NewCase, Step};
+use tongban_testdb::seed;
 use tongban_tests::fixture;
 use tower::ServiceExt;
 
@@ -55,9 +56,11 @@ impl Platform {
         let state = tongban::cli::serve::open_state(&store, 32 * 1024 * 1024).await.unwrap();
         let db = state.market.db();
         let admin = actor("admin", Role::PlatformAdmin, None, None);
-        for (code, name) in [(FIXTURE_ORG, "测试局"), (OPERATIONS_ORG, "数据局")] {
-            orgs::create_org(db, &admin, code, name, REGION).await.unwrap();
-        }
+        seed::orgs(
+            db,
+            &[(FIXTURE_ORG, "测试局", REGION), (OPERATIONS_ORG, "数据局", REGION)],
+        )
+        .await;
         orgs::add_namespace(db, &admin, FIXTURE_ORG, "cn.gov.test")
             .await
             .unwrap();
