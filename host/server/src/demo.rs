@@ -16,8 +16,9 @@ use tongban_registry::market::{Actor, MarketError, accounts, keys, orgs};
 use tongban_registry::release::Role;
 use tongban_registry::signing::SigningKey;
 
-use crate::api::AppState;
 use crate::error::CliError;
+use crate::flows::marketplace;
+use crate::state::AppState;
 
 /// The demo's orgs: code, name, region.
 pub const ORGS: &[(&str, &str, &str)] = &[
@@ -262,8 +263,7 @@ async fn publish_example(
     package.sign(key);
     let id = built.manifest.app.id.clone();
     let version = built.manifest.app.version.to_string();
-    let market = &state.market;
-    match market.publish(publisher, package.to_bytes()).await {
+    match marketplace::publish(state, publisher, package.to_bytes()).await {
         Ok(receipt) => {
             let acknowledged = receipt
                 .diff
@@ -271,8 +271,7 @@ async fn publish_example(
                 .filter(|c| c.needs_acknowledgement())
                 .map(|c| c.id.clone())
                 .collect();
-            market
-                .decide(reviewer, &id, &version, Decision::Approve { acknowledged })
+            marketplace::decide(state, reviewer, &id, &version, Decision::Approve { acknowledged })
                 .await
                 .map_err(platform)?;
         }
@@ -283,11 +282,12 @@ async fn publish_example(
         region: REGION.into(),
         percentage: 100,
     };
-    match market.release(region_admin, &id, &version, rollout).await {
+    match marketplace::release(state, region_admin, &id, &version, rollout).await {
         Ok(_) => {}
         Err(e) if already(&e) => {}
         Err(e) => return Err(platform(e)),
     }
+    // The flow's refresh logs a failure; the demo needs the app served now.
     state.refresh_serving().await.map_err(platform)?;
     eprintln!("演示 / demo: {id}@{version} 已上线 / serving in {REGION}");
     Ok(())

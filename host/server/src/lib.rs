@@ -1,5 +1,8 @@
-//! The `tongban` binary's library half: the HTTP API ([`api`]) and the
-//! command line ([`cli`]), so tests can drive the router without a socket.
+//! The `tongban` binary's library half, so tests can drive the router
+//! without a socket. From the bottom up: the shared [`state`] and the
+//! serving loop; the application layer ([`flows`]), which knows no HTTP;
+//! the two front doors over it, the JSON API ([`api`]) and the pages
+//! ([`web`]); the background [`workers`]; and the command line ([`cli`]).
 
 pub mod api;
 pub mod cli;
@@ -7,7 +10,9 @@ pub mod compiler;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod flows;
 pub mod metrics;
 pub mod request_log;
+pub mod state;
 pub mod web;
 pub mod workers;

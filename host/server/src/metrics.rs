@@ -1,7 +1,7 @@
 //! `/metrics` in the Prometheus text format: per app, version and hook, the
 //! calls, the error values apps returned, the traps and limit breaches, the
 //! fuel burnt, and a latency histogram. Every hook call the server makes goes
-//! through [`crate::api::AppState::call_app`], which records it here.
+//! through [`crate::state::AppState::call_app`], which records it here.
 
 use std::sync::Arc;
 

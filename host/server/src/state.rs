@@ -1,4 +1,5 @@
-//! What every handler shares, and the serving loop: the server polls the
+//! What the flows, the API, the pages and the workers share, and the
+//! serving loop: the server polls the
 //! serving epoch and, when it moves, builds a new serving table, loads any
 //! version it has not loaded yet, and swaps the table in whole. In-flight calls
 //! keep the table and the loaded apps they started with.
@@ -10,23 +11,9 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio::sync::Mutex;
 use tongban_registry::Package;
-use tongban_registry::market::serving::Served;
 use tongban_registry::market::serving::ServingTable;
 use tongban_registry::market::{MarketError, Marketplace};
-use tongban_runtime::{Assurance, CallEnv, CallOutcome, Channel, Hook, LoadedApp, Runtime, Session, SubjectKind};
-
-use super::error::ApiError;
-
-/// Who a hook call serves and through what.
-#[derive(Debug, Clone)]
-pub struct CallFor {
-    pub subject: String,
-    pub region: String,
-    pub item: String,
-    pub channel: Channel,
-    pub on_behalf_of: Option<String>,
-    pub case: Option<String>,
-}
+use tongban_runtime::{CallEnv, CallOutcome, Hook, LoadedApp, Runtime};
 
 /// How many versions a node unpacks and loads at once.
 pub const LOAD_WORKERS: usize = 2;
@@ -131,22 +118,6 @@ impl AppState {
         });
     }
 
-    /// The version of `app` that serves `subject` in `region`, loaded.
-    pub async fn serving_app(
-        &self,
-        region: &str,
-        app: &str,
-        subject: &str,
-    ) -> Result<(Served, Arc<LoadedApp>), ApiError> {
-        let served = self.serving.load().resolve(app, region, subject).ok_or_else(|| {
-            ApiError::not_found(format!(
-                "no version of {app} serves region {region} (not deployed, halted, or revoked)"
-            ))
-        })?;
-        let loaded = self.loaded_app(&served.package_digest).await?;
-        Ok((served, loaded))
-    }
-
     /// Run one hook of a loaded app and record it in the metrics. Every hook
     /// call the server makes goes through here.
     pub async fn call_app(&self, app: &LoadedApp, env: &CallEnv, hook: Hook) -> CallOutcome {
@@ -159,36 +130,6 @@ impl AppState {
             &outcome,
         );
         outcome
-    }
-
-    /// The environment of a hook call for a subject: the app sees its
-    /// pairwise handle, the subject's kind and assurance, and the channel.
-    pub async fn call_env(&self, app: &LoadedApp, call: CallFor) -> Result<CallEnv, ApiError> {
-        let person = self.services.subject(&call.subject).await?;
-        let handle = self.services.handle_for(&call.subject, &app.manifest.app.id).await?;
-        Ok(CallEnv {
-            session: Session {
-                subject: handle,
-                kind: if person.kind == "legal-person" {
-                    SubjectKind::LegalPerson
-                } else {
-                    SubjectKind::Person
-                },
-                assurance: match person.assurance.as_str() {
-                    "high" => Assurance::High,
-                    "substantial" => Assurance::Substantial,
-                    _ => Assurance::Low,
-                },
-                channel: call.channel,
-                on_behalf_of: call.on_behalf_of,
-                locale: "zh-CN".into(),
-            },
-            item: call.item,
-            region: call.region,
-            subject: Some(call.subject),
-            case: call.case,
-            event: None,
-        })
     }
 
     /// Poll the serving epoch forever, swapping the table when it moves.

@@ -10,8 +10,8 @@ use std::time::Duration;
 use tongban_runtime::{CaseEvent, Channel, Hook, HookResult};
 use tongban_services::cases::outbox::PendingEvent;
 
-use crate::api::AppState;
-use crate::api::state::CallFor;
+use crate::flows::calls::{CallFor, Principal, call_env, served};
+use crate::state::AppState;
 
 /// How often the outbox is polled when it was empty.
 pub const OUTBOX_POLL: Duration = Duration::from_millis(100);
@@ -193,10 +193,9 @@ async fn deliver_one(state: &AppState, event: &PendingEvent) -> Result<(), NotDe
     let Some(case_event) = case_event(event) else {
         return Ok(());
     };
-    let (_, loaded) = state
-        .serving_app(&event.region, &event.app, &event.subject)
+    let (_, loaded) = served(state, &event.region, &event.app, &event.subject)
         .await
-        .map_err(|e| NotDelivered::NotServed(e.message))?;
+        .map_err(|e| NotDelivered::NotServed(e.to_string()))?;
     deliver_to(state, event, &loaded, case_event).await
 }
 
@@ -208,21 +207,25 @@ async fn deliver_to(
 ) -> Result<(), NotDelivered> {
     let channel: Channel = serde_json::from_value(serde_json::Value::String(event.channel.clone()))
         .map_err(|_| NotDelivered::Failed(format!("unknown channel {}", event.channel)))?;
-    let mut env = state
-        .call_env(
-            loaded,
-            CallFor {
-                subject: event.subject.clone(),
-                region: event.region.clone(),
-                item: event.item.clone(),
-                channel,
-                on_behalf_of: event.on_behalf_of.clone(),
-                case: Some(event.case.clone()),
-            },
-        )
+    let person = state
+        .services
+        .subject(&event.subject)
         .await
-        .map_err(|e| NotDelivered::Failed(e.message))?;
-    env.event = Some(event.seq);
+        .map_err(|e| NotDelivered::Failed(e.to_string()))?;
+    let who = Principal::of(state, &person, &event.app)
+        .await
+        .map_err(|e| NotDelivered::Failed(e.to_string()))?;
+    let env = call_env(
+        &who,
+        CallFor {
+            region: event.region.clone(),
+            item: event.item.clone(),
+            channel,
+            on_behalf_of: event.on_behalf_of.clone(),
+            case: Some(event.case.clone()),
+            event: Some(event.seq),
+        },
+    );
     let outcome = state
         .call_app(
             loaded,

@@ -85,3 +85,62 @@ impl From<crate::consent::ConsentError> for ServiceError {
 
 /// A result of a service call.
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// What is wrong with one input a person typed or chose, typed, so that a
+/// page can name the field without reading the message. The services' own
+/// checks produce these and turn them into the [`ServiceError`] they answer
+/// with ([`InputProblem::into_error`]), so a flow that checks a field first
+/// refuses with exactly what the service would have said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputProblem {
+    /// The input's name as the forms and the API call it (`reason`,
+    /// `to_org`, `level`, `comment`, `note`).
+    pub field: &'static str,
+    pub kind: InputProblemKind,
+    /// The service's own words, naming the field and the bound.
+    pub message: String,
+}
+
+/// The kinds of [`InputProblem`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputProblemKind {
+    /// Nothing was given where something is required.
+    Missing,
+    /// Longer than its bound.
+    TooLong,
+    /// Not one of the values allowed here.
+    NotAllowed,
+    /// It names something that is not registered.
+    Unknown,
+}
+
+impl InputProblem {
+    pub fn new(field: &'static str, kind: InputProblemKind, message: impl Into<String>) -> InputProblem {
+        InputProblem {
+            field,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The refusal the service answers with: an unknown reference is not
+    /// found, anything else is invalid.
+    pub fn into_error(self) -> ServiceError {
+        match self.kind {
+            InputProblemKind::Unknown => ServiceError::NotFound(self.message),
+            _ => ServiceError::Invalid(self.message),
+        }
+    }
+}
+
+impl std::fmt::Display for InputProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<InputProblem> for ServiceError {
+    fn from(p: InputProblem) -> ServiceError {
+        p.into_error()
+    }
+}

@@ -36,7 +36,7 @@ pub mod subjects;
 
 use std::sync::Arc;
 
-pub use error::{ServiceError, ServiceResult};
+pub use error::{InputProblem, InputProblemKind, ServiceError, ServiceResult};
 pub use tongban_store::{Database, now_ms};
 
 use cases::calendar::WorkCalendar;

@@ -39,7 +39,7 @@ use tongban_store::now_ms;
 
 use crate::Services;
 use crate::cases::{CaseActor, Stage};
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{InputProblem, InputProblemKind, ServiceError, ServiceResult};
 
 /// The longest comment, in characters.
 pub const MAX_COMMENT_CHARS: usize = 500;
@@ -81,15 +81,27 @@ impl RatingLevel {
 
     /// A level from its name; the error names the field and the choices.
     pub fn parse(text: &str) -> ServiceResult<RatingLevel> {
+        RatingLevel::parse_input(text).map_err(InputProblem::into_error)
+    }
+
+    /// A level from its name, or what is wrong with the `level` input.
+    pub fn parse_input(text: &str) -> Result<RatingLevel, InputProblem> {
         let text = text.trim();
         let choices = RatingLevel::ALL.map(RatingLevel::as_str).join(", ");
         if text.is_empty() {
-            return Err(ServiceError::invalid(format!("level is required: one of {choices}")));
+            return Err(InputProblem::new(
+                "level",
+                InputProblemKind::Missing,
+                format!("level is required: one of {choices}"),
+            ));
         }
-        RatingLevel::ALL
-            .into_iter()
-            .find(|l| l.as_str() == text)
-            .ok_or_else(|| ServiceError::invalid(format!("level `{text}` is not one of {choices}")))
+        RatingLevel::ALL.into_iter().find(|l| l.as_str() == text).ok_or_else(|| {
+            InputProblem::new(
+                "level",
+                InputProblemKind::NotAllowed,
+                format!("level `{text}` is not one of {choices}"),
+            )
+        })
     }
 
     /// Whether a rating at this level opens a remediation item (差评).
@@ -173,15 +185,60 @@ fn remediation_from_row(r: &AnyRow) -> Result<Remediation, sqlx::Error> {
 }
 
 /// The trimmed comment, none when blank; the error names the field.
-fn checked_comment(comment: &str) -> ServiceResult<Option<String>> {
+fn checked_comment(comment: &str) -> Result<Option<String>, InputProblem> {
     let comment = comment.trim();
     let chars = comment.chars().count();
     if chars > MAX_COMMENT_CHARS {
-        return Err(ServiceError::invalid(format!(
-            "comment is {chars} characters; at most {MAX_COMMENT_CHARS}"
-        )));
+        return Err(InputProblem::new(
+            "comment",
+            InputProblemKind::TooLong,
+            format!("comment is {chars} characters; at most {MAX_COMMENT_CHARS}"),
+        ));
     }
     Ok((!comment.is_empty()).then(|| comment.to_owned()))
+}
+
+/// What is wrong with a rating's inputs, if anything: the level first,
+/// then the comment, in the order the service checks them.
+pub fn rating_problem(level: &str, comment: &str) -> Option<InputProblem> {
+    RatingLevel::parse_input(level)
+        .err()
+        .or_else(|| checked_comment(comment).err())
+}
+
+/// What is wrong with a remediation's note, if anything: missing, or over
+/// its bound.
+pub fn note_problem(note: &str) -> Option<InputProblem> {
+    let note = note.trim();
+    if note.is_empty() {
+        return Some(InputProblem::new(
+            "note",
+            InputProblemKind::Missing,
+            "note is required: say what was done",
+        ));
+    }
+    let chars = note.chars().count();
+    (chars > MAX_NOTE_CHARS).then(|| {
+        InputProblem::new(
+            "note",
+            InputProblemKind::TooLong,
+            format!("note is {chars} characters; at most {MAX_NOTE_CHARS}"),
+        )
+    })
+}
+
+/// Whether `actor` may resolve `item`: a window clerk or handler of the
+/// org the item is for. `resolve_remediation` asks this itself; a caller may
+/// ask first to check the note only for those who may resolve.
+pub fn may_resolve(actor: &CaseActor, item: &Remediation) -> ServiceResult<()> {
+    let staff = matches!(actor.role, Role::WindowClerk | Role::Handler);
+    if !staff || actor.org.as_deref() != Some(item.org.as_str()) {
+        return Err(ServiceError::forbidden(format!(
+            "remediation {} is resolved by a window clerk or handler of org {}",
+            item.id, item.org
+        )));
+    }
+    Ok(())
 }
 
 impl Services {
@@ -193,7 +250,7 @@ impl Services {
     /// field.
     pub async fn rate_case(&self, subject: &str, case: &str, level: &str, comment: &str) -> ServiceResult<Rating> {
         let level = RatingLevel::parse(level)?;
-        let comment = checked_comment(comment)?;
+        let comment = checked_comment(comment).map_err(InputProblem::into_error)?;
         let found = self.case(case).await?;
         if found.subject != subject {
             return Err(ServiceError::not_found(format!("case {case}")));
@@ -291,23 +348,11 @@ impl Services {
     /// item is a conflict; a blank or over-long note is invalid.
     pub async fn resolve_remediation(&self, actor: &CaseActor, id: &str, note: &str) -> ServiceResult<Remediation> {
         let item = self.remediation(id).await?;
-        let staff = matches!(actor.role, Role::WindowClerk | Role::Handler);
-        if !staff || actor.org.as_deref() != Some(item.org.as_str()) {
-            return Err(ServiceError::forbidden(format!(
-                "remediation {id} is resolved by a window clerk or handler of org {}",
-                item.org
-            )));
+        may_resolve(actor, &item)?;
+        if let Some(problem) = note_problem(note) {
+            return Err(problem.into_error());
         }
         let note = note.trim();
-        if note.is_empty() {
-            return Err(ServiceError::invalid("note is required: say what was done"));
-        }
-        let chars = note.chars().count();
-        if chars > MAX_NOTE_CHARS {
-            return Err(ServiceError::invalid(format!(
-                "note is {chars} characters; at most {MAX_NOTE_CHARS}"
-            )));
-        }
         let done = sqlx::query(
             "UPDATE remediations SET resolved_at = $1, resolved_by = $2, resolution = $3
              WHERE id = $4 AND resolved_at IS NULL",

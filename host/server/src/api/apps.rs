@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::auth::Authenticated;
 use super::error::ApiError;
-use super::state::AppState;
+use crate::state::AppState;
 
 #[utoipa::path(
     post,

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::auth::Authenticated;
 use super::error::ApiError;
-use super::state::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

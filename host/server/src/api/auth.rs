@@ -9,7 +9,8 @@ use tongban_registry::release::Role;
 use tongban_services::cases::CaseActor;
 
 use super::error::ApiError;
-use super::state::AppState;
+use crate::flows::access;
+use crate::state::AppState;
 
 /// The authenticated actor of a request.
 pub struct Authenticated(pub Actor);
@@ -40,40 +41,17 @@ pub struct Caller(pub CaseActor);
 impl Caller {
     /// The citizen's subject, or 403 for anyone else.
     pub fn citizen(&self) -> Result<&str, ApiError> {
-        match (&self.0.role, &self.0.subject) {
-            (Role::Citizen, Some(subject)) => Ok(subject),
-            _ => Err(ApiError::forbidden(format!(
-                "this is for citizens about themselves; {} is a {}",
-                self.0.user, self.0.role
-            ))),
-        }
+        Ok(access::citizen(&self.0)?)
     }
 
     /// The staff member's org, if they are one of `roles`, or 403.
     pub fn staff(&self, roles: &[Role]) -> Result<&str, ApiError> {
-        match &self.0.org {
-            Some(org) if roles.contains(&self.0.role) => Ok(org),
-            _ => Err(ApiError::forbidden(format!(
-                "this needs the role {} of an org; {} is a {}",
-                roles.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(" or "),
-                self.0.user,
-                self.0.role
-            ))),
-        }
+        Ok(access::staff_org(&self.0, roles)?)
     }
 
     /// 403 unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.contains(&self.0.role) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!(
-                "this needs the role {}; {} is a {}",
-                roles.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(" or "),
-                self.0.user,
-                self.0.role
-            )))
-        }
+        Ok(access::require(&self.0, roles)?)
     }
 }
 

@@ -10,7 +10,7 @@ use tongban_services::cases::outbox::ParkedEvent;
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::state::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -9,18 +9,19 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use tongban_registry::form::schema_violations;
-use tongban_registry::manifest::ItemMode;
-use tongban_registry::release::Role;
-use tongban_runtime::{Channel, FieldError, Hook, HookResult, LoadedApp, Outcome};
-use tongban_services::cases::{Action, Case, CaseActor, NewCase, Step, TimelineEntry};
+use tongban_runtime::Outcome;
+use tongban_services::cases::{Action, Case, TimelineEntry};
 use tongban_services::payments::Payment;
 use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::state::{AppState, CallFor};
+use crate::flows::access::{self, CASE_ROLES};
+use crate::flows::apply;
+use crate::flows::steps::{self, StepInput};
+use crate::state::AppState;
 
 /// An application.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -66,195 +67,15 @@ pub struct Applied {
     pub payments: Vec<PaymentView>,
 }
 
-/// A form that failed its checks: every problem, against its field.
-#[derive(Debug, Serialize)]
-pub struct FormRejected {
-    pub error: FormRejectedBody,
-}
-
-#[derive(Debug, Serialize)]
-pub struct FormRejectedBody {
-    pub code: &'static str,
-    pub message: String,
-    pub fields: Vec<FieldError>,
-}
-
-fn form_rejected(fields: Vec<FieldError>) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Json(FormRejected {
-            error: FormRejectedBody {
-                code: "form_invalid",
-                message: format!(
-                    "表单有 {} 处问题 / the form has {} problem(s)",
-                    fields.len(),
-                    fields.len()
-                ),
-                fields,
-            },
-        }),
-    )
-        .into_response()
-}
-
-/// Why an application was not taken.
-pub enum Refusal {
-    /// The form's problems, by field (schema or the app's `validate`).
-    Fields(Vec<FieldError>),
-    /// Anything else, as the API answers it.
-    Api(ApiError),
-}
-
-impl From<ApiError> for Refusal {
-    fn from(e: ApiError) -> Refusal {
-        Refusal::Api(e)
+impl Applied {
+    fn of(applied: apply::Applied) -> Applied {
+        Applied {
+            case: applied.case,
+            created: applied.created,
+            outcome: applied.outcome,
+            payments: applied.payments.into_iter().map(PaymentView::of).collect(),
+        }
     }
-}
-
-impl From<tongban_services::ServiceError> for Refusal {
-    fn from(e: tongban_services::ServiceError) -> Refusal {
-        Refusal::Api(e.into())
-    }
-}
-
-/// Take an application, the one path for the API and the web form: who
-/// applies (a citizen, or a window clerk for a citizen at the counter), the
-/// item's JSON Schema, the app's `validate`, the case, the app's `submit`,
-/// and an instant item's decision by rule.
-pub async fn submit_application(s: &AppState, actor: &CaseActor, body: &Application) -> Result<Applied, Refusal> {
-    let (subject, channel, on_behalf_of, clerk_org) = match (actor.role, &actor.subject, &actor.org) {
-        (Role::Citizen, Some(subject), _) => (subject.clone(), Channel::Web, None, None),
-        (Role::WindowClerk, _, Some(org)) => {
-            let id_number = body.applicant_id_number.as_deref().ok_or_else(|| {
-                ApiError::bad_request("a window clerk applies for a citizen: give applicant_id_number")
-            })?;
-            let person = s.services.subject_by_id_number(id_number).await?;
-            (person.id, Channel::Window, Some(actor.user.clone()), Some(org.clone()))
-        }
-        _ => {
-            return Err(ApiError::forbidden("applications are made by citizens, or by window clerks for them").into());
-        }
-    };
-    let (served, loaded) = s.serving_app(&body.region, &body.app, &subject).await?;
-    let manifest = &loaded.manifest;
-    let item = match &body.item {
-        Some(code) => manifest.items.iter().find(|i| &i.code == code),
-        None => manifest.items.first(),
-    }
-    .ok_or_else(|| ApiError::not_found(format!("{} does not serve that item", body.app)))?;
-    let call = CallFor {
-        subject: subject.clone(),
-        region: body.region.clone(),
-        item: item.code.clone(),
-        channel,
-        on_behalf_of: on_behalf_of.clone(),
-        case: None,
-    };
-    let form = check_form(s, &loaded, &body.form, &call).await?;
-    let (case, created) = s
-        .services
-        .open_case(NewCase {
-            app: manifest.app.id.clone(),
-            app_version: served.version.clone(),
-            item: item.code.clone(),
-            item_mode: match item.mode {
-                ItemMode::Instant => "instant".into(),
-                ItemMode::Commitment => "commitment".into(),
-            },
-            promised_days: item.promised_days,
-            subject: subject.clone(),
-            region: body.region.clone(),
-            channel: serde_json::to_value(channel)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_else(|| "web".into()),
-            on_behalf_of,
-            accepting_org: clerk_org.unwrap_or_else(|| manifest.app.publisher.clone()),
-            form: form.clone(),
-            follow_on_of: None,
-            submission_key: body.submission_key.clone(),
-        })
-        .await?;
-    if !created {
-        let payments = s.services.payments_of_case(&case.id).await?;
-        return Ok(Applied {
-            case,
-            created,
-            outcome: None,
-            payments: payments.into_iter().map(PaymentView::of).collect(),
-        });
-    }
-    let env = s
-        .call_env(
-            &loaded,
-            CallFor {
-                case: Some(case.id.clone()),
-                ..call
-            },
-        )
-        .await?;
-    let submitted = s
-        .call_app(
-            &loaded,
-            &env,
-            Hook::Submit {
-                case: case.id.clone(),
-                form,
-            },
-        )
-        .await;
-    let outcome = match submitted.result {
-        Ok(HookResult::Submit(Ok(outcome))) => outcome,
-        Ok(HookResult::Submit(Err(e))) => {
-            discard(s, &case.id).await;
-            return Err(ApiError::new(
-                if e.kind == "consent-required" {
-                    StatusCode::PRECONDITION_REQUIRED
-                } else {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                },
-                "submission_refused",
-                format!(
-                    "{} 拒绝了申请 / refused the application: {}: {}",
-                    manifest.app.id, e.kind, e.detail
-                ),
-            )
-            .into());
-        }
-        Ok(_) => {
-            discard(s, &case.id).await;
-            return Err(app_failed("submit answered for another hook").into());
-        }
-        Err(e) => {
-            discard(s, &case.id).await;
-            return Err(ApiError::call_failed(&e).into());
-        }
-    };
-    let rule = match &outcome {
-        Outcome::Queued => None,
-        Outcome::Approved(text) => Some((Action::RuleApprove, text.clone())),
-        Outcome::Denied(reason) => Some((Action::RuleDeny, reason.clone())),
-    };
-    let case = match rule {
-        Some((action, text)) if case.item_mode == "instant" => {
-            s.services
-                .step_case(&CaseActor::system("rule"), &case.id, Step::new(action, text))
-                .await?
-        }
-        Some(_) => {
-            tracing::warn!(case = %case.id, "a commitment item's submit decided by rule; the case stays queued for intake");
-            case
-        }
-        None => case,
-    };
-    let payments = s.services.payments_of_case(&case.id).await?;
-    Ok(Applied {
-        case,
-        created,
-        outcome: Some(outcome),
-        payments: payments.into_iter().map(PaymentView::of).collect(),
-    })
 }
 
 #[utoipa::path(
@@ -281,118 +102,23 @@ pub async fn apply(
     State(s): State<AppState>,
     caller: Caller,
     Json(body): Json<Application>,
-) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
-    match submit_application(&s, &caller.0, &body).await {
-        Ok(applied) => {
-            let status = if applied.created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            Ok((status, Json(applied)).into_response())
-        }
-        Err(Refusal::Fields(fields)) => Ok(form_rejected(fields)),
-        Err(Refusal::Api(e)) => Err(e),
-    }
-}
-
-/// Check a form the way every submission is checked, before anything is
-/// written: its size, the item's JSON Schema, then the app's `validate` for
-/// the subject `call` serves. Answers the form's text.
-async fn check_form(
-    s: &AppState,
-    loaded: &LoadedApp,
-    form: &serde_json::Value,
-    call: &CallFor,
-) -> Result<String, Refusal> {
-    let text = form.to_string();
-    if text.len() > tongban_services::cases::MAX_FORM_BYTES {
-        return Err(ApiError::bad_request(format!(
-            "the form is {} bytes; at most {}",
-            text.len(),
-            tongban_services::cases::MAX_FORM_BYTES
-        ))
-        .into());
-    }
-    if let Some(schema) = loaded.forms.get(&call.item) {
-        let violations = schema_violations(schema, &text).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        if !violations.is_empty() {
-            return Err(Refusal::Fields(
-                violations
-                    .into_iter()
-                    .map(|v| FieldError {
-                        field: v.field,
-                        message: v.message,
-                    })
-                    .collect(),
-            ));
-        }
-    }
-    let env = s.call_env(loaded, call.clone()).await?;
-    let validated = s.call_app(loaded, &env, Hook::Validate { form: text.clone() }).await;
-    match validated.result {
-        Ok(HookResult::Validate(Ok(()))) => Ok(text),
-        Ok(HookResult::Validate(Err(fields))) => Err(Refusal::Fields(fields)),
-        Ok(_) => Err(app_failed("validate answered for another hook").into()),
-        Err(e) => Err(ApiError::call_failed(&e).into()),
-    }
-}
-
-/// Resubmit a case after a correction was requested (补正), the one path for
-/// the API and the citizen's page. The applicant (or the clerk who applied
-/// for them) is checked first, by the case state machine's rule; then the
-/// corrected form, read by `read_form` with the item's JSON Schema of the
-/// version that serves the applicant now, is checked like an application
-/// (schema, then the app's `validate`), and only then does the case go back
-/// to intake with it.
-pub async fn resubmit_correction(
-    s: &AppState,
-    actor: &CaseActor,
-    id: &str,
-    read_form: impl FnOnce(Option<&serde_json::Value>) -> Option<serde_json::Value>,
-    reason: String,
-) -> Result<Case, Refusal> {
-    let case = s.services.case_for(actor, id).await?;
-    tongban_services::cases::may_take(actor, &case, Action::Resubmit)?;
-    let (_, loaded) = s.serving_app(&case.region, &case.app, &case.subject).await?;
-    let form = read_form(loaded.forms.get(&case.item))
-        .ok_or_else(|| ApiError::bad_request("a resubmission carries the corrected form"))?;
-    let channel = if actor.role == Role::WindowClerk {
-        Channel::Window
-    } else {
-        Channel::Web
-    };
-    let call = CallFor {
-        subject: case.subject.clone(),
-        region: case.region.clone(),
-        item: case.item.clone(),
-        channel,
-        on_behalf_of: (channel == Channel::Window).then(|| actor.user.clone()),
-        case: Some(case.id.clone()),
-    };
-    let form = check_form(s, &loaded, &form, &call).await?;
-    let step = Step {
-        action: Action::Resubmit,
-        reason,
-        to_org: None,
-        form: Some(form),
-    };
-    Ok(s.services.step_case(actor, id, step).await?)
-}
-
-async fn discard(s: &AppState, case: &str) {
-    if let Err(e) = s.services.discard_case(case).await {
-        tracing::error!(%case, error = %e, "a refused submission's case could not be discarded");
-    }
-}
-
-fn app_failed(message: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_GATEWAY,
-        "app_failed",
-        format!("the app failed: {message}"),
+) -> Result<Response, ApiError> {
+    let applying = apply::begin(
+        &s,
+        &caller.0,
+        &body.app,
+        Some(&body.region),
+        body.item.as_deref(),
+        body.applicant_id_number.as_deref(),
     )
+    .await?;
+    let applied = apply::submit(&s, &applying, &body.form, body.submission_key).await?;
+    let status = if applied.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(Applied::of(applied))).into_response())
 }
 
 /// A case with its timeline and fees.
@@ -403,11 +129,6 @@ pub struct CaseView {
     pub timeline: Vec<TimelineEntry>,
     pub payments: Vec<PaymentView>,
 }
-
-/// Who may read or step a case at all: its applicant, and the staff of the
-/// orgs that take and handle it. Which case is theirs the case services
-/// decide; other roles are refused before any case is looked up.
-const CASE_ROLES: &[Role] = &[Role::Citizen, Role::WindowClerk, Role::Handler];
 
 #[utoipa::path(
     get,
@@ -429,7 +150,7 @@ pub async fn show(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CaseView>, ApiError> {
-    caller.require(CASE_ROLES)?;
+    access::require(&caller.0, CASE_ROLES)?;
     let case = s.services.case_for(&caller.0, &id).await?;
     Ok(Json(CaseView {
         overdue: case.overdue(tongban_services::now_ms()),
@@ -457,7 +178,7 @@ pub async fn show(
     )
 )]
 pub async fn mine(State(s): State<AppState>, caller: Caller) -> Result<Json<Vec<Case>>, ApiError> {
-    let subject = caller.citizen()?;
+    let subject = access::citizen(&caller.0)?;
     Ok(Json(s.services.cases_of_subject(subject).await?))
 }
 
@@ -505,7 +226,7 @@ pub async fn queue(
             )));
         }
     };
-    let org = caller.staff(&[Role::WindowClerk, Role::Handler])?;
+    let org = access::staff_org(&caller.0, access::CASE_STAFF)?;
     let now = tongban_services::now_ms();
     Ok(Json(
         s.services
@@ -562,26 +283,20 @@ pub async fn step(
     caller: Caller,
     Path(id): Path<String>,
     Json(body): Json<StepRequest>,
-) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
-    caller.require(CASE_ROLES)?;
-    let action: Action = serde_json::from_value(serde_json::Value::String(body.action.clone()))
-        .map_err(|_| ApiError::bad_request(format!("`{}` is not a case action", body.action)))?;
-    if matches!(action, Action::RuleApprove | Action::RuleDeny) {
-        return Err(ApiError::forbidden("only an app's rule decides an instant item"));
-    }
+) -> Result<Json<Case>, ApiError> {
+    access::require(&caller.0, CASE_ROLES)?;
+    let action = steps::parse_action(&body.action)?;
     if action == Action::Resubmit {
-        return match resubmit_correction(&s, &caller.0, &id, |_| body.form, body.reason).await {
-            Ok(case) => Ok(Json(case).into_response()),
-            Err(Refusal::Fields(fields)) => Ok(form_rejected(fields)),
-            Err(Refusal::Api(e)) => Err(e),
-        };
+        return Ok(Json(
+            apply::resubmit(&s, &caller.0, &id, |_| body.form, body.reason).await?,
+        ));
     }
-    let step = Step {
-        action,
+    let input = StepInput {
         reason: body.reason,
         to_org: body.to_org,
-        form: body.form.map(|f| f.to_string()),
+        form: body.form,
     };
-    Ok(Json(s.services.step_case(&caller.0, &id, step).await?).into_response())
+    Ok(Json(
+        steps::take(&s, &caller.0, &id, action, input, steps::From::Api).await?,
+    ))
 }

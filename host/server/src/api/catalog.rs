@@ -6,7 +6,7 @@ use serde::Deserialize;
 use tongban_registry::market::catalog::CatalogEntry;
 
 use super::error::ApiError;
-use super::state::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -13,7 +13,7 @@ use tongban_services::now_ms;
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::state::AppState;
+use crate::state::AppState;
 
 /// `GET /api/v1/me/certificates`: the citizen's wallet.
 #[utoipa::path(

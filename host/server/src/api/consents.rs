@@ -7,12 +7,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use tongban_services::consent::{Consent, MAX_CONSENT_MS};
-use tongban_services::consents::{DEFAULT_CONSENT_MS, attribute_scope, certificate_scope};
+use tongban_services::consents::DEFAULT_CONSENT_MS;
 use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::state::AppState;
+use crate::flows::calls::served;
+use crate::flows::{access, consent};
+use crate::state::AppState;
 
 /// Ask for the consent an app needs to serve an item.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -40,34 +42,6 @@ pub struct ConsentView {
     pub app_name: String,
 }
 
-/// What an app's approved manifest reads (its declared identity attributes
-/// and certificate types, as consent scopes) and the sentences that say why.
-/// The API and the consent page ask for exactly this.
-pub fn requested_scopes(manifest: &tongban_registry::Manifest) -> (Vec<String>, String) {
-    let caps = &manifest.capabilities;
-    let mut scopes = Vec::new();
-    let mut sentences = Vec::new();
-    if let Some(identity) = &caps.identity {
-        scopes.extend(identity.attributes.iter().map(|a| attribute_scope(a)));
-        sentences.push(identity.purpose.clone());
-    }
-    if let Some(certificates) = &caps.certificates {
-        scopes.extend(certificates.read.iter().map(|t| certificate_scope(t)));
-        sentences.push(certificates.purpose.clone());
-    }
-    let purpose = sentences
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join("；");
-    (scopes, purpose)
-}
-
-/// The sentence a consent records: the item and why its data is read.
-pub fn consent_text(item: &tongban_registry::manifest::Item, purpose: &str) -> String {
-    format!("{}（{}）：{purpose}", item.name.zh_cn, item.code)
-}
-
 #[utoipa::path(
     post,
     path = "/api/v1/consents",
@@ -89,8 +63,8 @@ pub async fn request(
     caller: Caller,
     Json(body): Json<ConsentRequest>,
 ) -> Result<(axum::http::StatusCode, Json<ConsentView>), ApiError> {
-    let subject = caller.citizen()?;
-    let (_, loaded) = s.serving_app(&body.region, &body.app, subject).await?;
+    let subject = access::citizen(&caller.0)?;
+    let (_, loaded) = served(&s, &body.region, &body.app, subject).await?;
     let manifest = &loaded.manifest;
     let item = match &body.item {
         Some(code) => manifest
@@ -103,18 +77,7 @@ pub async fn request(
             .first()
             .ok_or_else(|| ApiError::not_found(format!("{} declares no items", body.app)))?,
     };
-    let (scopes, purpose) = requested_scopes(manifest);
-    if scopes.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "{} reads no personal data, so it needs no consent",
-            body.app
-        )));
-    }
-    let text = consent_text(item, &purpose);
-    let consent = s
-        .services
-        .request_consent(subject, &manifest.app.id, scopes, &item.code, &text)
-        .await?;
+    let consent = consent::request(&s, subject, manifest, item).await?;
     Ok((
         axum::http::StatusCode::CREATED,
         Json(ConsentView {
@@ -150,7 +113,7 @@ pub async fn grant(
     Path(id): Path<String>,
     body: Option<Json<Grant>>,
 ) -> Result<Json<Consent>, ApiError> {
-    let subject = caller.citizen()?;
+    let subject = access::citizen(&caller.0)?;
     let valid_for = match body.and_then(|Json(g)| g.days) {
         Some(days) if (1..=366).contains(&days) => days * 24 * 60 * 60 * 1000,
         Some(days) => {
@@ -188,7 +151,7 @@ pub async fn deny(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Consent>, ApiError> {
-    let subject = caller.citizen()?;
+    let subject = access::citizen(&caller.0)?;
     Ok(Json(s.services.deny_consent(subject, &id).await?))
 }
 
@@ -213,7 +176,7 @@ pub async fn revoke(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Consent>, ApiError> {
-    let subject = caller.citizen()?;
+    let subject = access::citizen(&caller.0)?;
     Ok(Json(s.services.revoke_consent(subject, &id).await?))
 }
 
@@ -229,6 +192,6 @@ pub async fn revoke(
     )
 )]
 pub async fn mine(State(s): State<AppState>, caller: Caller) -> Result<Json<Vec<Consent>>, ApiError> {
-    let subject = caller.citizen()?;
+    let subject = access::citizen(&caller.0)?;
     Ok(Json(s.services.consents_of(subject).await?))
 }

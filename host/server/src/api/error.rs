@@ -7,7 +7,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tongban_registry::market::MarketError;
+use tongban_runtime::FieldError;
 use utoipa::ToSchema;
+
+use crate::flows::FlowError;
 
 /// The body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
@@ -15,11 +18,15 @@ pub struct ErrorEnvelope {
     pub error: ErrorBody,
 }
 
-/// A stable code and a message naming the problem.
+/// A stable code and a message naming the problem; a form's problems
+/// (`form_invalid`) also list each field's.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub fields: Vec<FieldError>,
 }
 
 /// An error answer.
@@ -31,6 +38,8 @@ pub struct ApiError {
     /// For a 503: the seconds after which a retry may succeed, sent as
     /// `Retry-After`.
     pub retry_after: Option<u32>,
+    /// A form's problems, by field.
+    pub fields: Vec<FieldError>,
 }
 
 impl ApiError {
@@ -41,6 +50,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            fields: Vec::new(),
         }
     }
 
@@ -57,6 +67,7 @@ impl ApiError {
                 code: "app_busy",
                 message: detail.clone(),
                 retry_after: Some(*retry_after_secs),
+                fields: Vec::new(),
             },
             other => ApiError::new(
                 StatusCode::BAD_GATEWAY,
@@ -97,6 +108,7 @@ impl From<MarketError> for ApiError {
             code: e.code(),
             message: e.to_string(),
             retry_after,
+            fields: Vec::new(),
         }
     }
 }
@@ -119,6 +131,41 @@ impl From<tongban_services::ServiceError> for ApiError {
             code: e.code(),
             message: e.to_string(),
             retry_after,
+            fields: Vec::new(),
+        }
+    }
+}
+
+/// The API's one mapping of a flow's refusal to a status and a code.
+impl From<FlowError> for ApiError {
+    fn from(e: FlowError) -> ApiError {
+        match e {
+            FlowError::Form(fields) => ApiError {
+                message: format!(
+                    "表单有 {} 处问题 / the form has {} problem(s)",
+                    fields.len(),
+                    fields.len()
+                ),
+                fields,
+                ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "form_invalid", "")
+            },
+            FlowError::Input(problem) => problem.into_error().into(),
+            FlowError::BadRequest(m) => ApiError::bad_request(m),
+            FlowError::Forbidden(m) => ApiError::forbidden(m),
+            FlowError::NotFound(m) => ApiError::not_found(m),
+            e @ FlowError::AppRefused { .. } => {
+                let status = match &e {
+                    FlowError::AppRefused { kind, .. } if kind == "consent-required" => {
+                        StatusCode::PRECONDITION_REQUIRED
+                    }
+                    _ => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                ApiError::new(status, "submission_refused", e.to_string())
+            }
+            e @ FlowError::AppFailed(_) => ApiError::new(StatusCode::BAD_GATEWAY, "app_failed", e.to_string()),
+            FlowError::Call(e) => ApiError::call_failed(&e),
+            FlowError::Service(e) => e.into(),
+            FlowError::Market(e) => e.into(),
         }
     }
 }
@@ -138,6 +185,7 @@ impl IntoResponse for ApiError {
             error: ErrorBody {
                 code: self.code.into(),
                 message: self.message,
+                fields: self.fields,
             },
         };
         let mut response = (self.status, Json(body)).into_response();

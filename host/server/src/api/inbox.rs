@@ -6,7 +6,7 @@ use tongban_services::notifications::Message;
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::state::AppState;
+use crate::state::AppState;
 
 /// `GET /api/v1/me/inbox`: newest first.
 #[utoipa::path(

@@ -19,14 +19,13 @@ pub mod payments;
 pub mod provenance;
 pub mod reviews;
 pub mod serving;
-pub mod state;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use utoipa::OpenApi;
 
-pub use state::AppState;
+pub use crate::state::AppState;
 
 /// The OpenAPI document.
 #[derive(OpenApi)]
@@ -178,7 +177,6 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/payments/callbacks/{provider}", post(payments::callback))
         .route("/api/v1/payments/reconciliation", get(payments::reconciliation))
         .route("/api/v1/provenance", get(provenance::list))
-        .route("/pay/{id}", get(payments::show).post(payments::decide))
         .route("/metrics", get(metrics))
         .merge(crate::web::router())
         .layer(DefaultBodyLimit::max(upload_limit))

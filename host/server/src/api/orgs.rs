@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::auth::Authenticated;
 use super::error::ApiError;
-use super::state::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateOrg {

@@ -8,7 +8,7 @@ use tongban_registry::release::Role;
 use super::apps::Outcome;
 use super::auth::Authenticated;
 use super::error::ApiError;
-use super::state::AppState;
+use crate::state::AppState;
 
 #[utoipa::path(
     get,

@@ -13,12 +13,13 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use tongban_registry::market::serving::Served;
 use tongban_registry::release::Role;
-use tongban_runtime::{Assurance, CallEnv, Channel, Hook, HookResult, Session, SubjectKind};
+use tongban_runtime::{Channel, Hook, HookResult};
 use utoipa::ToSchema;
 
 use super::auth::Authenticated;
 use super::error::ApiError;
-use super::state::AppState;
+use crate::flows::calls::{CallFor, OPERATOR_HANDLE, Principal, call_env};
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -59,9 +60,6 @@ pub async fn which(
 ) -> Result<Json<Served>, ApiError> {
     Ok(Json(resolve(&s, &region, &app, &q.subject)?))
 }
-
-/// The handle an app sees in an operator's `validate` call.
-pub const OPERATOR_HANDLE: &str = "ph-operator";
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ValidateRequest {
@@ -121,26 +119,22 @@ pub async fn validate(
     let loaded = s.loaded_app(&served.package_digest).await?;
     // The app sees neither the subject the operator named nor any platform
     // id: only a handle that stands for no one.
-    let env = CallEnv {
-        session: Session {
-            subject: OPERATOR_HANDLE.into(),
-            kind: SubjectKind::Person,
-            assurance: Assurance::Substantial,
+    let env = call_env(
+        &Principal::nobody(OPERATOR_HANDLE),
+        CallFor {
+            region: region.clone(),
+            item: loaded
+                .manifest
+                .items
+                .first()
+                .map(|i| i.code.clone())
+                .unwrap_or_default(),
             channel: Channel::Web,
             on_behalf_of: None,
-            locale: "zh-CN".into(),
+            case: None,
+            event: None,
         },
-        item: loaded
-            .manifest
-            .items
-            .first()
-            .map(|i| i.code.clone())
-            .unwrap_or_default(),
-        region: region.clone(),
-        subject: None,
-        case: None,
-        event: None,
-    };
+    );
     let outcome = s
         .call_app(
             &loaded,

@@ -17,12 +17,12 @@ use clap::{Args, ValueEnum};
 use tongban_registry::Package;
 use tongban_registry::form::schema_violations;
 use tongban_runtime::{
-    Assurance, CallEnv, CallReport, CaseEvent, Channel, Database, EngineSettings, Hook, HookResult, Runtime,
-    RuntimeSettings, Session, SubjectKind,
+    CallReport, CaseEvent, Channel, Database, EngineSettings, Hook, HookResult, Runtime, RuntimeSettings,
 };
 
 use super::StoreArgs;
 use crate::error::CliError;
+use crate::flows::calls::{CallFor, Principal, call_env};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum HookName {
@@ -129,11 +129,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             event: parse_event(&args.event)?,
         },
     };
-    let env = CallEnv {
-        session: Session {
-            subject: args.subject.clone(),
-            kind: SubjectKind::Person,
-            assurance: Assurance::Substantial,
+    // A local run serves nobody: the handle given stands for no platform
+    // subject, so every personal-data capability answers `not-found`.
+    let env = call_env(
+        &Principal::nobody(&args.subject),
+        CallFor {
+            region: args.region.clone(),
+            item: item.code.clone(),
             channel: match args.channel {
                 ChannelArg::Web => Channel::Web,
                 ChannelArg::Mobile => Channel::Mobile,
@@ -142,14 +144,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
                 ChannelArg::Hotline => Channel::Hotline,
             },
             on_behalf_of: None,
-            locale: "zh-CN".into(),
+            case: None,
+            event: None,
         },
-        item: item.code.clone(),
-        region: args.region.clone(),
-        subject: None,
-        case: None,
-        event: None,
-    };
+    );
 
     let tokio = super::tokio_runtime()?;
     tokio.block_on(async {

@@ -18,9 +18,10 @@ use tongban_services::{Services, ServicesConfig};
 use tongban_store::{BlobStore, Database};
 
 use super::StoreArgs;
-use crate::api::{self, AppState};
+use crate::api;
 use crate::config::{ServeConfig, given};
 use crate::error::CliError;
+use crate::state::AppState;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {

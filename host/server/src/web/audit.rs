@@ -14,31 +14,24 @@ use std::collections::HashMap;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use maud::{Markup, html};
 use tongban_registry::market::audit_log::{self, AuditFilter};
-use tongban_registry::release::Role;
 use tongban_services::provenance::ProvenanceFilter;
 
+use super::error::{PageError, PageResult};
 use super::layout::{Lang, Problem, local_time, page};
 use super::session::{PageLang, WebUser};
-use crate::api::AppState;
-use crate::api::error::ApiError;
+use crate::flows::access;
+use crate::state::AppState;
 
 /// Entries on one page unless `?limit=` asks for fewer or more.
 pub const DEFAULT_LIMIT: i64 = 200;
 /// The most entries one page shows.
 pub const MAX_LIMIT: i64 = 1000;
 
-fn auditor(user: &WebUser) -> Result<(), Response> {
-    if matches!(
-        user.actor.role,
-        Role::Auditor | Role::SecurityOfficer | Role::PlatformAdmin
-    ) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("this page is for auditors, security officers and platform admins").into_response())
-    }
+fn auditor(user: &WebUser) -> Result<(), PageError> {
+    Ok(access::require(&user.case_actor(), access::AUDIT_ROLES)?)
 }
 
 /// A query parameter, trimmed; missing is empty.
@@ -84,7 +77,7 @@ async fn audit_page(
     user: &WebUser,
     q: &HashMap<String, String>,
     verified: Option<Markup>,
-) -> Response {
+) -> PageResult {
     let mut problems = Vec::new();
     let before = number(
         q,
@@ -116,10 +109,7 @@ async fn audit_page(
         target: param(q, "target"),
         before,
     };
-    let entries = match audit_log::search(s.market.db(), &filter, limit).await {
-        Ok(e) => e,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
+    let entries = audit_log::search(s.market.db(), &filter, limit).await?;
     let (subject, case, app) = (param(q, "subject"), param(q, "case"), param(q, "app"));
     let provenance = if subject.is_empty() && case.is_empty() {
         None
@@ -133,7 +123,7 @@ async fn audit_page(
                 records.retain(|r| app.is_empty() || r.record.app == app);
                 Some(records)
             }
-            Err(e) => return ApiError::from(e).into_response(),
+            Err(e) => return Err(e.into()),
         }
     };
     let older = (entries.len() as i64 == limit)
@@ -243,7 +233,7 @@ async fn audit_page(
     } else {
         StatusCode::BAD_REQUEST
     };
-    (status, page(l, Some(user), l.t("审计", "Audit"), &problems, body)).into_response()
+    Ok((status, page(l, Some(user), l.t("审计", "Audit"), &problems, body)).into_response())
 }
 
 /// `GET /audit?action=&actor=&target=&before=&limit=&subject=&case=&app=`.
@@ -252,11 +242,9 @@ pub async fn audit(
     lang: PageLang,
     user: WebUser,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    if let Err(r) = auditor(&user) {
-        return r;
-    }
-    lang.respond(audit_page(&s, lang.lang, &user, &q, None).await)
+) -> PageResult {
+    auditor(&user)?;
+    Ok(lang.respond(audit_page(&s, lang.lang, &user, &q, None).await?))
 }
 
 /// `POST /audit/verify`: what `tongban audit verify` checks, on the page.
@@ -265,21 +253,13 @@ pub async fn verify(
     lang: PageLang,
     user: WebUser,
     Form(f): Form<HashMap<String, String>>,
-) -> Response {
-    if let Err(r) = user.check_csrf(&f) {
-        return r;
-    }
-    if let Err(r) = auditor(&user) {
-        return r;
-    }
-    let chain = match audit_log::verify(s.market.db()).await {
-        Ok(found) => found.map_err(|broken| broken.to_string()),
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let provenance = match s.services.verify_provenance().await {
-        Ok(found) => found,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
+) -> PageResult {
+    user.check_csrf(&f)?;
+    auditor(&user)?;
+    let chain = audit_log::verify(s.market.db())
+        .await?
+        .map_err(|broken| broken.to_string());
+    let provenance = s.services.verify_provenance().await?;
     let result = verification(chain, provenance);
-    lang.respond(audit_page(&s, lang.lang, &user, &HashMap::new(), Some(result)).await)
+    Ok(lang.respond(audit_page(&s, lang.lang, &user, &HashMap::new(), Some(result)).await?))
 }

@@ -4,8 +4,8 @@
 //! item's form (rendered from its JSON Schema like the citizen's, but with
 //! nothing prefilled: the clerk's own identity is not the applicant's, and
 //! the citizen's data is read only by the app under the citizen's consent),
-//! and submits it through the same `api::cases::submit_application` as the
-//! API and the citizen's page. The case is the citizen's, on the window
+//! and submits it through the same `flows::apply` as the API and the
+//! citizen's page. The case is the citizen's, on the window
 //! channel, with the clerk recorded as acting for them; the citizen follows
 //! it online under "My cases".
 //!
@@ -24,31 +24,27 @@ use std::collections::{BTreeMap, HashMap};
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use maud::html;
 use tongban_registry::market::orgs;
 use tongban_registry::release::Role;
 use tongban_services::identity::mask_id_number;
 use tongban_services::subjects::Subject;
 
+use super::error::{PageError, PageResult, status_of};
 use super::form;
 use super::layout::{Lang, Problem, page};
 use super::session::{PageLang, WebUser};
-use crate::api::AppState;
-use crate::api::cases::{Application, Refusal, submit_application};
-use crate::api::consents::requested_scopes;
-use crate::api::error::ApiError;
+use crate::flows::access;
+use crate::flows::calls::served;
+use crate::flows::consent::requested_scopes;
+use crate::flows::{FlowError, apply};
+use crate::state::AppState;
 
 /// The clerk's org and the region it serves; anyone else is refused.
-async fn counter_clerk(s: &AppState, user: &WebUser) -> Result<(String, String), Response> {
-    let org = match (user.actor.role, &user.actor.org) {
-        (Role::WindowClerk, Some(org)) => org.clone(),
-        _ => return Err(ApiError::forbidden("window intake is for window clerks").into_response()),
-    };
-    let region = orgs::get_org(s.market.db(), &org)
-        .await
-        .map_err(|e| ApiError::from(e).into_response())?
-        .region;
+async fn counter_clerk(s: &AppState, user: &WebUser) -> Result<(String, String), PageError> {
+    let org = access::staff_org(&user.case_actor(), &[Role::WindowClerk])?.to_owned();
+    let region = orgs::get_org(s.market.db(), &org).await?.region;
     Ok((org, region))
 }
 
@@ -88,22 +84,20 @@ async fn applicant(s: &AppState, id_number: &str, l: Lang) -> Result<Subject, (P
         ));
     }
     s.services.subject_by_id_number(id_number).await.map_err(|e| {
-        let e = ApiError::from(e);
-        let message = match (l, e.status) {
-            (Lang::Zh, StatusCode::NOT_FOUND) => format!("没有登记此身份证号的人员 / {}", e.message),
-            _ => e.message,
+        let e = FlowError::from(e);
+        let (status, _) = status_of(&e);
+        let message = match (l, status) {
+            (Lang::Zh, StatusCode::NOT_FOUND) => format!("没有登记此身份证号的人员 / {e}"),
+            _ => e.to_string(),
         };
-        (problem(message), e.status)
+        (problem(message), status)
     })
 }
 
 /// `GET /work/counter`: choose the service and enter the applicant's ID
 /// number.
-pub async fn start(State(s): State<AppState>, lang: PageLang, user: WebUser) -> Response {
-    let (_, region) = match counter_clerk(&s, &user).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn start(State(s): State<AppState>, lang: PageLang, user: WebUser) -> PageResult {
+    let (_, region) = counter_clerk(&s, &user).await?;
     let chosen = Chosen::from_form(&HashMap::new());
     choose_page(&s, &lang, &user, &region, &chosen, &[], StatusCode::OK).await
 }
@@ -117,14 +111,9 @@ pub async fn choose(
     lang: PageLang,
     user: WebUser,
     Form(f): Form<HashMap<String, String>>,
-) -> Response {
-    if let Err(r) = user.check_csrf(&f) {
-        return r;
-    }
-    let (_, region) = match counter_clerk(&s, &user).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> PageResult {
+    user.check_csrf(&f)?;
+    let (_, region) = counter_clerk(&s, &user).await?;
     let l = lang.lang;
     let chosen = Chosen::from_form(&f);
     let mut problems = Vec::new();
@@ -165,12 +154,9 @@ async fn choose_page(
     chosen: &Chosen,
     problems: &[Problem],
     status: StatusCode,
-) -> Response {
+) -> PageResult {
     let l = lang.lang;
-    let entries = match s.market.catalog(None, 1, 100).await {
-        Ok(e) => e,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
+    let entries = s.market.catalog(None, 1, 100).await?;
     // Served in the region at all: the active version, or a rollout that
     // reaches everyone. The applicant's own version is resolved on the next
     // page, once they are known.
@@ -205,10 +191,10 @@ async fn choose_page(
             div { button type="submit" id="start" { (l.t("下一步", "Continue")) } }
         }
     };
-    lang.respond((
+    Ok(lang.respond((
         status,
         page(l, Some(user), l.t("窗口受理", "Counter intake"), problems, body),
-    ))
+    )))
 }
 
 /// The service's form for the applicant, with what was typed and the
@@ -225,7 +211,7 @@ async fn counter_form(
     values: &HashMap<String, String>,
     errors: &BTreeMap<String, String>,
     status: StatusCode,
-) -> Response {
+) -> PageResult {
     let l = lang.lang;
     let chosen = Chosen {
         app: app.to_owned(),
@@ -235,19 +221,20 @@ async fn counter_form(
         Ok(p) => p,
         Err((problem, status)) => return choose_page(s, lang, user, region, &chosen, &[problem], status).await,
     };
-    let loaded = match s.serving_app(region, app, &person.id).await {
+    let loaded = match served(s, region, app, &person.id).await {
         Ok((_, loaded)) => loaded,
         Err(e) => {
+            let (status, _) = status_of(&e);
             let problem = Problem {
                 field_id: "app".into(),
-                message: e.message,
+                message: e.to_string(),
             };
-            return choose_page(s, lang, user, region, &chosen, &[problem], e.status).await;
+            return choose_page(s, lang, user, region, &chosen, &[problem], status).await;
         }
     };
     let manifest = &loaded.manifest;
     let Some(item) = manifest.items.first() else {
-        return ApiError::not_found(format!("{app} declares no items")).into_response();
+        return Err(PageError::not_found(format!("{app} declares no items")));
     };
     let (scopes, _) = requested_scopes(manifest);
     let mut consented = true;
@@ -308,7 +295,7 @@ async fn counter_form(
             div { button type="submit" id="submit" { (l.t("代为提交申请", "Submit for the applicant")) } }
         }
     };
-    lang.respond((status, page(l, Some(user), &title, &problems, body)))
+    Ok(lang.respond((status, page(l, Some(user), &title, &problems, body))))
 }
 
 fn fresh_key() -> String {
@@ -326,20 +313,11 @@ pub async fn submit(
     user: WebUser,
     Path(app): Path<String>,
     Form(f): Form<HashMap<String, String>>,
-) -> Response {
-    if let Err(r) = user.check_csrf(&f) {
-        return r;
-    }
-    let (_, region) = match counter_clerk(&s, &user).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> PageResult {
+    user.check_csrf(&f)?;
+    let (_, region) = counter_clerk(&s, &user).await?;
     let id_number = f.get("id_number").map(|n| n.trim().to_owned()).unwrap_or_default();
-    let loaded = match s.services.subject_by_id_number(&id_number).await {
-        Ok(person) => s.serving_app(&region, &app, &person.id).await.ok().map(|(_, l)| l),
-        Err(_) => None,
-    };
-    let Some(loaded) = loaded else {
+    let Ok(applying) = apply::begin(&s, &user.case_actor(), &app, Some(&region), None, Some(&id_number)).await else {
         // An unknown applicant, or a service that does not serve them: the
         // first page names the problem and answers with its status.
         return counter_form(
@@ -355,26 +333,19 @@ pub async fn submit(
         )
         .await;
     };
-    let Some(item) = loaded.manifest.items.first() else {
-        return ApiError::not_found(format!("{app} declares no items")).into_response();
-    };
     let empty = serde_json::json!({});
-    let body = Application {
-        region: region.clone(),
-        app: app.clone(),
-        item: Some(item.code.clone()),
-        form: form::read(loaded.forms.get(&item.code).unwrap_or(&empty), &f),
-        submission_key: f.get("submission_key").cloned(),
-        applicant_id_number: Some(id_number.clone()),
-    };
+    let form = form::read(applying.schema().unwrap_or(&empty), &f);
     let (errors, status): (BTreeMap<String, String>, StatusCode) =
-        match submit_application(&s, &user.case_actor(), &body).await {
-            Ok(applied) => return Redirect::to(&format!("/work/cases/{}", applied.case.id)).into_response(),
-            Err(Refusal::Fields(fields)) => (
+        match apply::submit(&s, &applying, &form, f.get("submission_key").cloned()).await {
+            Ok(applied) => return Ok(Redirect::to(&format!("/work/cases/{}", applied.case.id)).into_response()),
+            Err(FlowError::Form(fields)) => (
                 fields.into_iter().map(|e| (e.field, e.message)).collect(),
                 StatusCode::UNPROCESSABLE_ENTITY,
             ),
-            Err(Refusal::Api(e)) => ([(String::new(), e.message)].into_iter().collect(), e.status),
+            Err(e) => {
+                let (status, _) = status_of(&e);
+                ([(String::new(), e.to_string())].into_iter().collect(), status)
+            }
         };
     counter_form(&s, &lang, &user, &region, &app, &id_number, &f, &errors, status).await
 }

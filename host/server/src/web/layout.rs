@@ -1,54 +1,12 @@
-//! The page shell and the language. Chinese is the default; `?lang=en` (or
-//! `?lang=zh`) switches and is remembered in the `tb_lang` cookie.
+//! The page shell: `lang`, a skip link, navigation by role and the error
+//! summary. The language itself is `lang.rs`.
 
-use axum::http::HeaderMap;
 use axum::response::Html;
 use maud::{DOCTYPE, Markup, html};
 use tongban_registry::release::Role;
 
+pub use super::lang::Lang;
 use super::session::WebUser;
-
-/// The page language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    Zh,
-    En,
-}
-
-impl Lang {
-    /// From `?lang=`, else the cookie, else Chinese.
-    pub fn from_request(headers: &HeaderMap, query: Option<&str>) -> Lang {
-        let chosen = query.or_else(|| super::session::cookie(headers, "tb_lang"));
-        match chosen {
-            Some("en") => Lang::En,
-            _ => Lang::Zh,
-        }
-    }
-
-    pub fn tag(self) -> &'static str {
-        match self {
-            Lang::Zh => "zh-CN",
-            Lang::En => "en",
-        }
-    }
-
-    /// The text in this language.
-    pub fn t<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
-        match self {
-            Lang::Zh => zh,
-            Lang::En => en,
-        }
-    }
-
-    /// A service's own (English) message for a person: in Chinese after a
-    /// Chinese summary, in English as it is.
-    pub fn summarised(self, zh: &str, message: &str) -> String {
-        match self {
-            Lang::Zh => format!("{zh} / {message}"),
-            Lang::En => message.to_owned(),
-        }
-    }
-}
 
 /// One problem for the error summary, linking to its field.
 #[derive(Debug, Clone)]

@@ -14,9 +14,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use tongban_registry::market::sessions::{self, SignInError};
 
+use super::error::PageResult;
 use super::layout::{Problem, page};
 use super::session::{PageLang, SESSION_COOKIE, WebUser, cookie, form_token, form_token_matches};
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// Only local paths are followed after sign-in (no open redirect).
 fn safe_next(next: Option<&String>) -> String {
@@ -138,7 +139,7 @@ pub async fn submit(
             }
             response
         }
-        Err(e) => crate::api::error::ApiError::from(e).into_response(),
+        Err(e) => super::error::PageError::from(e).into_response(),
     }
 }
 
@@ -148,20 +149,16 @@ pub async fn logout(
     user: WebUser,
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
-) -> Response {
-    if let Err(refused) = user.check_csrf(&f) {
-        return refused;
-    }
-    if let Some(token) = cookie(&headers, SESSION_COOKIE)
-        && let Err(e) = sessions::sign_out(s.market.db(), token).await
-    {
-        return crate::api::error::ApiError::from(e).into_response();
+) -> PageResult {
+    user.check_csrf(&f)?;
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        sessions::sign_out(s.market.db(), token).await?;
     }
     let mut response = Redirect::to("/login").into_response();
     if let Ok(value) = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0").parse() {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
-    response
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! - [`session`]: the signed-in user from the session cookie, and the CSRF
 //!   check every form post goes through.
 //! - [`layout`]: the page shell (`lang`, skip link, navigation by role, error
-//!   summary) and the language.
+//!   summary); [`lang`]: the language and cookies.
 //! - [`login`]: sign in (argon2, rate-limited) and out.
 //! - [`citizen`]: services of my region, consent, apply (a form rendered from
 //!   the item's JSON Schema, prefilled under consent), my cases (with the
@@ -17,6 +17,9 @@
 //!   rollback, yank) and the security officer's kill switch (revoke).
 //! - [`audit`]: the auditor's audit log, provenance records and verification.
 //! - [`market`]: the publisher's uploads and versions, the reviewer's queue and decisions.
+//! - [`pay`]: the sandbox bank's hosted pay page.
+//! - [`error`]: the pages' one mapping of a refusal to a status.
+//! - [`vocabulary`]: every state's label in each language.
 
 // Page helpers return an early `Response` (a redirect, a refusal) as their
 // error, the way axum rejections work; boxing it would only add noise.
@@ -25,37 +28,42 @@
 pub mod audit;
 pub mod citizen;
 pub mod counter;
+pub mod error;
 pub mod form;
+pub mod lang;
 pub mod layout;
 pub mod login;
 pub mod market;
 pub mod operations;
+pub mod pay;
 pub mod session;
 pub mod staff;
+pub mod vocabulary;
 
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// Every page.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(citizen::home))
+        .route("/", get(citizen::services::home))
         .route("/login", get(login::page_handler).post(login::submit))
         .route("/logout", post(login::logout))
-        .route("/services/{app}", get(citizen::service))
-        .route("/services/{app}/consent", post(citizen::consent))
-        .route("/services/{app}/apply", post(citizen::apply))
-        .route("/my/cases", get(citizen::cases))
-        .route("/my/cases/{id}", get(citizen::case))
-        .route("/my/cases/{id}/correction", post(citizen::correct))
-        .route("/my/cases/{id}/rating", post(citizen::rate))
-        .route("/my/wallet", get(citizen::wallet))
-        .route("/my/wallet/{id}/copy", get(citizen::copy))
-        .route("/my/consents", get(citizen::consents))
-        .route("/my/consents/{id}/revoke", post(citizen::revoke))
-        .route("/my/inbox", get(citizen::inbox))
+        .route("/services/{app}", get(citizen::services::service))
+        .route("/services/{app}/consent", post(citizen::services::consent))
+        .route("/services/{app}/apply", post(citizen::services::apply))
+        .route("/my/cases", get(citizen::cases::cases))
+        .route("/my/cases/{id}", get(citizen::cases::case))
+        .route("/my/cases/{id}/correction", post(citizen::cases::correct))
+        .route("/my/cases/{id}/rating", post(citizen::rating::rate))
+        .route("/my/wallet", get(citizen::wallet::wallet))
+        .route("/my/wallet/{id}/copy", get(citizen::wallet::copy))
+        .route("/my/consents", get(citizen::consents::consents))
+        .route("/my/consents/{id}/revoke", post(citizen::consents::revoke))
+        .route("/my/inbox", get(citizen::inbox::inbox))
+        .route("/pay/{id}", get(pay::show).post(pay::decide))
         .route("/work", get(staff::queues))
         .route("/work/cases/{id}", get(staff::case).post(staff::step))
         .route("/work/remediation/{id}", post(staff::resolve))
@@ -67,8 +75,14 @@ pub fn router() -> Router<AppState> {
         .route("/security/{app}/{version}/revoke", post(operations::revoke))
         .route("/audit", get(audit::audit))
         .route("/audit/verify", post(audit::verify))
-        .route("/publish", get(market::publisher_home).post(market::publish))
-        .route("/publish/{app}/{version}/withdraw", post(market::withdraw))
-        .route("/reviews", get(market::queue))
-        .route("/reviews/{app}/{version}", get(market::submission).post(market::decide))
+        .route(
+            "/publish",
+            get(market::publisher::publisher_home).post(market::publisher::publish),
+        )
+        .route("/publish/{app}/{version}/withdraw", post(market::publisher::withdraw))
+        .route("/reviews", get(market::reviews::queue))
+        .route(
+            "/reviews/{app}/{version}",
+            get(market::reviews::submission).post(market::reviews::decide),
+        )
 }

@@ -16,33 +16,26 @@ use std::collections::HashMap;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use maud::{Markup, html};
 use tongban_registry::market::deploy::{Deployment, MAX_STATE_REASON_CHARS, ReleaseAction, ReleasedVersion};
 use tongban_registry::release::{DeploymentAction, DeploymentState, Role, VersionState};
 
+use super::error::{PageError, PageResult};
 use super::layout::{Lang, Problem, page};
 use super::session::{PageLang, WebUser};
-use crate::api::AppState;
-use crate::api::error::ApiError;
+use super::vocabulary::{deployment_state_label, version_state_label};
+use crate::flows::access;
+use crate::flows::marketplace;
+use crate::state::AppState;
 
 /// The region a region admin administers; everyone else is refused.
-fn admin_region(user: &WebUser) -> Result<String, Response> {
-    match (user.actor.role, &user.actor.region) {
-        (Role::RegionAdmin, Some(region)) => Ok(region.clone()),
-        (Role::RegionAdmin, None) => {
-            Err(ApiError::forbidden("this region admin account has no region to administer").into_response())
-        }
-        _ => Err(ApiError::forbidden("this page is for region admins").into_response()),
-    }
+fn admin_region(user: &WebUser) -> Result<String, PageError> {
+    Ok(access::admin_region(&user.actor)?.to_owned())
 }
 
-fn security_officer(user: &WebUser) -> Result<(), Response> {
-    if user.actor.role == Role::SecurityOfficer {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("this page is for security officers").into_response())
-    }
+fn security_officer(user: &WebUser) -> Result<(), PageError> {
+    Ok(access::require(&user.case_actor(), &[Role::SecurityOfficer])?)
 }
 
 /// The key of one version in element ids: `@` never occurs in an app id or
@@ -72,33 +65,6 @@ impl Refused<'_> {
             field_id: self.field_id.clone(),
             message: format!("{}@{}: {}", self.app, self.version, self.message),
         }]
-    }
-}
-
-fn version_state_label(state: VersionState, l: Lang) -> &'static str {
-    match state {
-        VersionState::Draft => l.t("草稿", "Draft"),
-        VersionState::Submitted => l.t("已提交", "Submitted"),
-        VersionState::Checking => l.t("检查中", "Checking"),
-        VersionState::InReview => l.t("审核中", "In review"),
-        VersionState::ChangesRequested => l.t("待修改", "Changes requested"),
-        VersionState::Rejected => l.t("已驳回", "Rejected"),
-        VersionState::Withdrawn => l.t("已撤回", "Withdrawn"),
-        VersionState::Approved => l.t("已批准", "Approved"),
-        VersionState::Yanked => l.t("已下架（停止新部署）", "Yanked (no new deployments)"),
-        VersionState::Revoked => l.t("已吊销", "Revoked"),
-    }
-}
-
-fn deployment_state_label(state: DeploymentState, l: Lang) -> &'static str {
-    match state {
-        DeploymentState::Piloting => l.t("试点中", "Piloting"),
-        DeploymentState::RollingOut => l.t("灰度上线中", "Rolling out"),
-        DeploymentState::Halted => l.t("已暂停", "Halted"),
-        DeploymentState::Active => l.t("全量上线", "Active"),
-        DeploymentState::RolledBack => l.t("已回滚", "Rolled back"),
-        DeploymentState::Deprecated => l.t("已弃用", "Deprecated"),
-        DeploymentState::Superseded => l.t("已被新版本取代", "Superseded"),
     }
 }
 
@@ -211,11 +177,8 @@ fn region_section(l: Lang, user: &WebUser, region: &str, v: &ReleasedVersion, re
 }
 
 /// The region page, optionally showing a refused form again.
-async fn region_page(s: &AppState, l: Lang, user: &WebUser, region: &str, refused: Option<&Refused<'_>>) -> Response {
-    let versions = match s.market.region_releases(region).await {
-        Ok(v) => v,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
+async fn region_page(s: &AppState, l: Lang, user: &WebUser, region: &str, refused: Option<&Refused<'_>>) -> PageResult {
+    let versions = s.market.region_releases(region).await?;
     let mut apps: Vec<&str> = versions.iter().map(|v| v.app.as_str()).collect();
     apps.dedup();
     let body = html! {
@@ -232,20 +195,17 @@ async fn region_page(s: &AppState, l: Lang, user: &WebUser, region: &str, refuse
     };
     let problems = refused.map(Refused::problems).unwrap_or_default();
     let status = refused.map_or(StatusCode::OK, |r| r.status);
-    (
+    Ok((
         status,
         page(l, Some(user), l.t("上线管理", "Releases"), &problems, body),
     )
-        .into_response()
+        .into_response())
 }
 
 /// `GET /region`.
-pub async fn region(State(s): State<AppState>, lang: PageLang, user: WebUser) -> Response {
-    let region = match admin_region(&user) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    lang.respond(region_page(&s, lang.lang, &user, &region, None).await)
+pub async fn region(State(s): State<AppState>, lang: PageLang, user: WebUser) -> PageResult {
+    let region = admin_region(&user)?;
+    Ok(lang.respond(region_page(&s, lang.lang, &user, &region, None).await?))
 }
 
 /// The release action a region page form asks for, or the field at fault
@@ -316,14 +276,9 @@ pub async fn release(
     user: WebUser,
     Path((app, version)): Path<(String, String)>,
     Form(f): Form<HashMap<String, String>>,
-) -> Response {
-    if let Err(r) = user.check_csrf(&f) {
-        return r;
-    }
-    let region = match admin_region(&user) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+) -> PageResult {
+    user.check_csrf(&f)?;
+    let region = admin_region(&user)?;
     let l = lang.lang;
     let key = version_key(&app, &version);
     let refuse = |field: &str, message: String, status: StatusCode| Refused {
@@ -338,7 +293,7 @@ pub async fn release(
         Ok(a) => a,
         Err((field, message)) => {
             let refused = refuse(field, message, StatusCode::UNPROCESSABLE_ENTITY);
-            return lang.respond(region_page(&s, l, &user, &region, Some(&refused)).await);
+            return Ok(lang.respond(region_page(&s, l, &user, &region, Some(&refused)).await?));
         }
     };
     let field = match action {
@@ -347,21 +302,16 @@ pub async fn release(
         ReleaseAction::Yank { .. } => "yank-reason",
         _ => "release",
     };
-    match s.market.release(&user.actor, &app, &version, action).await {
-        Ok(_) => {
-            // Apply at once on this node; other nodes follow the epoch.
-            if let Err(e) = s.refresh_serving().await {
-                tracing::warn!(error = %e, "refreshing the serving table after a release failed");
-            }
-            Redirect::to("/region").into_response()
-        }
+    match marketplace::release(&s, &user.actor, &app, &version, action).await {
+        Ok(_) => Ok(Redirect::to("/region").into_response()),
         Err(e) => {
-            let e = ApiError::from(e);
-            if e.status.is_server_error() {
-                return e.into_response();
+            let e = PageError::from(e);
+            if e.status().is_server_error() {
+                return Err(e);
             }
-            let refused = refuse(field, e.message, e.status);
-            lang.respond(region_page(&s, l, &user, &region, Some(&refused)).await)
+            let status = e.status();
+            let refused = refuse(field, e.to_string(), status);
+            Ok(lang.respond(region_page(&s, l, &user, &region, Some(&refused)).await?))
         }
     }
 }
@@ -401,11 +351,8 @@ fn security_section(l: Lang, user: &WebUser, v: &ReleasedVersion, refused: Optio
 }
 
 /// The security page, optionally showing a refused form again.
-async fn security_page(s: &AppState, l: Lang, user: &WebUser, refused: Option<&Refused<'_>>) -> Response {
-    let versions = match s.market.released_versions().await {
-        Ok(v) => v,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
+async fn security_page(s: &AppState, l: Lang, user: &WebUser, refused: Option<&Refused<'_>>) -> PageResult {
+    let versions = s.market.released_versions().await?;
     let body = html! {
         p { (l.t(
             "吊销立即在所有区域停止该版本的服务，且不可撤销。",
@@ -420,15 +367,13 @@ async fn security_page(s: &AppState, l: Lang, user: &WebUser, refused: Option<&R
     };
     let problems = refused.map(Refused::problems).unwrap_or_default();
     let status = refused.map_or(StatusCode::OK, |r| r.status);
-    (status, page(l, Some(user), l.t("安全", "Security"), &problems, body)).into_response()
+    Ok((status, page(l, Some(user), l.t("安全", "Security"), &problems, body)).into_response())
 }
 
 /// `GET /security`.
-pub async fn security(State(s): State<AppState>, lang: PageLang, user: WebUser) -> Response {
-    if let Err(r) = security_officer(&user) {
-        return r;
-    }
-    lang.respond(security_page(&s, lang.lang, &user, None).await)
+pub async fn security(State(s): State<AppState>, lang: PageLang, user: WebUser) -> PageResult {
+    security_officer(&user)?;
+    Ok(lang.respond(security_page(&s, lang.lang, &user, None).await?))
 }
 
 /// `POST /security/{app}/{version}/revoke`: the kill switch. The marketplace
@@ -440,13 +385,9 @@ pub async fn revoke(
     user: WebUser,
     Path((app, version)): Path<(String, String)>,
     Form(f): Form<HashMap<String, String>>,
-) -> Response {
-    if let Err(r) = user.check_csrf(&f) {
-        return r;
-    }
-    if let Err(r) = security_officer(&user) {
-        return r;
-    }
+) -> PageResult {
+    user.check_csrf(&f)?;
+    security_officer(&user)?;
     let l = lang.lang;
     let key = version_key(&app, &version);
     let refuse = |message: String, status: StatusCode| Refused {
@@ -462,34 +403,23 @@ pub async fn revoke(
             l.t("请填写吊销理由", "give the reason for revoking").to_owned(),
             StatusCode::UNPROCESSABLE_ENTITY,
         );
-        return lang.respond(security_page(&s, l, &user, Some(&refused)).await);
+        return Ok(lang.respond(security_page(&s, l, &user, Some(&refused)).await?));
     }
-    match s
-        .market
-        .release(
-            &user.actor,
-            &app,
-            &version,
-            ReleaseAction::Revoke {
-                reason: f.get("reason").cloned().unwrap_or_default(),
-            },
-        )
-        .await
-    {
-        Ok(_) => {
-            // Stop serving on this node at once; other nodes follow the epoch.
-            if let Err(e) = s.refresh_serving().await {
-                tracing::warn!(error = %e, "refreshing the serving table after a revocation failed");
-            }
-            Redirect::to("/security").into_response()
-        }
+    let revoke = ReleaseAction::Revoke {
+        reason: f.get("reason").cloned().unwrap_or_default(),
+    };
+    // The flow stops serving the version on this node at once; other nodes
+    // follow the epoch.
+    match marketplace::release(&s, &user.actor, &app, &version, revoke).await {
+        Ok(_) => Ok(Redirect::to("/security").into_response()),
         Err(e) => {
-            let e = ApiError::from(e);
-            if e.status.is_server_error() {
-                return e.into_response();
+            let e = PageError::from(e);
+            if e.status().is_server_error() {
+                return Err(e);
             }
-            let refused = refuse(e.message, e.status);
-            lang.respond(security_page(&s, l, &user, Some(&refused)).await)
+            let status = e.status();
+            let refused = refuse(e.to_string(), status);
+            Ok(lang.respond(security_page(&s, l, &user, Some(&refused)).await?))
         }
     }
 }

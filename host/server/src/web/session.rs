@@ -7,29 +7,19 @@ use std::collections::HashMap;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use tongban_registry::market::Actor;
 use tongban_registry::market::sessions;
 use tongban_services::cases::CaseActor;
 
-use super::layout::Lang;
-use crate::api::AppState;
+use super::error::PageError;
+pub use super::lang::{PageLang, cookie};
+use crate::flows::access;
+use crate::state::AppState;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "tb_session";
-
-/// A cookie's value from the request headers.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
 
 /// The signed-in user of a page request.
 #[derive(Debug, Clone)]
@@ -112,7 +102,7 @@ pub async fn current(parts: &Parts, state: &AppState) -> Result<Option<WebUser>,
     };
     let found = sessions::session(state.market.db(), token)
         .await
-        .map_err(|e| crate::api::error::ApiError::from(e).into_response())?;
+        .map_err(|e| PageError::from(e).into_response())?;
     Ok(found.map(|s| WebUser {
         actor: s.actor,
         subject: s.subject,
@@ -136,6 +126,45 @@ impl FromRequestParts<AppState> for WebUser {
     }
 }
 
+/// A signed-in citizen and the platform subject they are; anyone else is
+/// refused with 403 before the handler runs, by the same guard the API's
+/// `Caller` uses (`flows::access`).
+pub struct Citizen {
+    pub user: WebUser,
+    pub subject: String,
+}
+
+impl FromRequestParts<AppState> for Citizen {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user = WebUser::from_request_parts(parts, state).await?;
+        let subject = access::citizen(&user.case_actor())
+            .map_err(|e| PageError::from(e).into_response())?
+            .to_owned();
+        Ok(Citizen { user, subject })
+    }
+}
+
+/// A signed-in window clerk or handler and their org; anyone else is
+/// refused with 403 before the handler runs.
+pub struct Staff {
+    pub user: WebUser,
+    pub org: String,
+}
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user = WebUser::from_request_parts(parts, state).await?;
+        let org = access::staff_org(&user.case_actor(), access::CASE_STAFF)
+            .map_err(|e| PageError::from(e).into_response())?
+            .to_owned();
+        Ok(Staff { user, org })
+    }
+}
+
 /// The visitor of a public page: signed in or not.
 pub struct Visitor(pub Option<WebUser>);
 
@@ -144,45 +173,5 @@ impl FromRequestParts<AppState> for Visitor {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         Ok(Visitor(current(parts, state).await?))
-    }
-}
-
-/// The page language of a request, and whether `?lang=` chose it (then the
-/// response remembers it in a cookie).
-pub struct PageLang {
-    pub lang: Lang,
-    chosen: bool,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for PageLang {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().and_then(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "lang")
-                .map(|(_, v)| v.into_owned())
-        });
-        Ok(PageLang {
-            lang: Lang::from_request(&parts.headers, query.as_deref()),
-            chosen: query.is_some(),
-        })
-    }
-}
-
-impl PageLang {
-    /// A page response, remembering a chosen language.
-    pub fn respond(&self, page: impl IntoResponse) -> Response {
-        let mut response = page.into_response();
-        if self.chosen
-            && let Ok(value) = format!(
-                "tb_lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
-                if self.lang == Lang::En { "en" } else { "zh" }
-            )
-            .parse()
-        {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
-        response
     }
 }

@@ -10,28 +10,29 @@ use std::collections::HashMap;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use maud::html;
 use tongban_registry::market::orgs;
 use tongban_registry::release::Role;
-use tongban_services::cases::{Action, Step};
-use tongban_services::{ServiceError, now_ms};
+use tongban_services::{InputProblemKind, ServiceError, now_ms};
 
-use super::citizen::{case_details, rating_label};
+use super::citizen::cases::case_details;
+use super::error::{PageError, PageResult, status_of};
 use super::layout::{Lang, Problem, page};
-use super::session::{PageLang, WebUser};
-use crate::api::AppState;
-use crate::api::error::ApiError;
+use super::session::{PageLang, Staff, WebUser};
+use super::vocabulary::rating_label;
+use crate::flows::access;
+use crate::flows::steps::{self, StepInput};
+use crate::flows::{FlowError, rating};
+use crate::state::AppState;
 
-fn staff_org(user: &WebUser) -> Result<String, Response> {
-    match (&user.actor.role, &user.actor.org) {
-        (Role::WindowClerk | Role::Handler, Some(org)) => Ok(org.clone()),
-        _ => Err(ApiError::forbidden("these pages are for window clerks and handlers").into_response()),
-    }
+/// The org of a window clerk or handler; anyone else is refused.
+fn staff_org(user: &WebUser) -> Result<String, PageError> {
+    Ok(access::staff_org(&user.case_actor(), access::CASE_STAFF)?.to_owned())
 }
 
 /// `GET /work`.
-pub async fn queues(State(s): State<AppState>, lang: PageLang, user: WebUser) -> Response {
+pub async fn queues(State(s): State<AppState>, lang: PageLang, Staff { user, .. }: Staff) -> PageResult {
     work_page(&s, &lang, &user, None, StatusCode::OK).await
 }
 
@@ -42,20 +43,12 @@ async fn work_page(
     user: &WebUser,
     problem: Option<Problem>,
     status: StatusCode,
-) -> Response {
-    let org = match staff_org(user) {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
+) -> PageResult {
+    let org = staff_org(user)?;
     let l = lang.lang;
-    let (intake, handling, remediations) = match (
-        s.services.case_queue(&org, true).await,
-        s.services.case_queue(&org, false).await,
-        s.services.remediations_of_org(&org, true).await,
-    ) {
-        (Ok(i), Ok(h), Ok(r)) => (i, h, r),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return ApiError::from(e).into_response(),
-    };
+    let intake = s.services.case_queue(&org, true).await?;
+    let handling = s.services.case_queue(&org, false).await?;
+    let remediations = s.services.remediations_of_org(&org, true).await?;
     let now = now_ms();
     let when = super::layout::local_time;
     let body = html! {
@@ -101,10 +94,10 @@ async fn work_page(
         }
     };
     let problems: Vec<Problem> = problem.into_iter().collect();
-    lang.respond((
+    Ok(lang.respond((
         status,
         page(l, Some(user), l.t("工作台", "Work queues"), &problems, body),
-    ))
+    )))
 }
 
 /// `POST /work/remediation/{id}`: a window clerk or handler of the owning
@@ -114,36 +107,35 @@ async fn work_page(
 pub async fn resolve(
     State(s): State<AppState>,
     lang: PageLang,
-    user: WebUser,
+    Staff { user, .. }: Staff,
     Path(id): Path<String>,
     Form(f): Form<HashMap<String, String>>,
-) -> Response {
-    if let Err(r) = user.check_csrf(&f) {
-        return r;
-    }
-    if let Err(r) = staff_org(&user) {
-        return r;
-    }
+) -> PageResult {
+    user.check_csrf(&f)?;
     let note = f.get("note").cloned().unwrap_or_default();
-    match s.services.resolve_remediation(&user.case_actor(), &id, &note).await {
-        Ok(_) => Redirect::to("/work").into_response(),
-        Err(ServiceError::Invalid(message)) => {
+    match rating::resolve_remediation(&s, &user.case_actor(), &id, &note).await {
+        Ok(_) => Ok(Redirect::to("/work").into_response()),
+        Err(FlowError::Input(p)) => {
             let problem = Problem {
                 field_id: format!("note-{id}"),
-                message: if message.starts_with("note is required") {
-                    lang.lang.summarised("请填写整改情况", &message)
-                } else {
-                    lang.lang.summarised("整改情况过长", &message)
+                message: match p.kind {
+                    InputProblemKind::Missing => lang.lang.summarised("请填写整改情况", &p.message),
+                    _ => lang.lang.summarised("整改情况过长", &p.message),
                 },
             };
             work_page(&s, &lang, &user, Some(problem), StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(e) => ApiError::from(e).into_response(),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// `GET /work/cases/{id}`: the case and the steps the user may offer.
-pub async fn case(State(s): State<AppState>, lang: PageLang, user: WebUser, Path(id): Path<String>) -> Response {
+pub async fn case(
+    State(s): State<AppState>,
+    lang: PageLang,
+    Staff { user, .. }: Staff,
+    Path(id): Path<String>,
+) -> PageResult {
     case_page(&s, &lang, &user, &id, &StepTyped::default(), None, StatusCode::OK).await
 }
 
@@ -164,19 +156,11 @@ async fn case_page(
     typed: &StepTyped,
     problem: Option<Problem>,
     status: StatusCode,
-) -> Response {
-    if let Err(r) = staff_org(user) {
-        return r;
-    }
-    let case = match s.services.case_for(&user.case_actor(), id).await {
-        Ok(c) => c,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
+) -> PageResult {
+    staff_org(user)?;
+    let case = s.services.case_for(&user.case_actor(), id).await?;
     let l = lang.lang;
-    let details = match case_details(s, id, l).await {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    let details = case_details(s, id, l).await?;
     let orgs = orgs::list_orgs(s.market.db()).await.unwrap_or_default();
     let stage = case.stage.as_str();
     let reason_error = problem.as_ref().filter(|p| p.field_id == "reason");
@@ -223,10 +207,10 @@ async fn case_page(
         }
     };
     let problems: Vec<Problem> = problem.into_iter().collect();
-    lang.respond((
+    Ok(lang.respond((
         status,
         page(l, Some(user), &format!("{} {id}", l.t("办件", "Case")), &problems, body),
-    ))
+    )))
 }
 
 /// The longest reason the step form lets a browser type: the case service
@@ -237,17 +221,21 @@ const MAX_REASON_CHARS: usize = tongban_services::cases::MAX_REASON_BYTES / 4;
 
 /// The field a refused step's problem belongs to, and the problem in the
 /// page's language: in Chinese a summary, then the service's own words.
-fn step_problem(e: &ServiceError, l: Lang) -> Problem {
+fn step_problem(e: &FlowError, l: Lang) -> Problem {
+    use InputProblemKind as K;
     let said = |zh: &str, m: &str| l.summarised(zh, m);
     let (field_id, message) = match e {
-        ServiceError::Invalid(m) if m.starts_with("a hand-off") => ("to_org", said("请选择移交机构", m)),
-        ServiceError::Invalid(m) if m.contains("already handled by") => ("to_org", said("请选择另一个机构", m)),
-        ServiceError::NotFound(m) if m.starts_with("org ") => ("to_org", said("移交机构未登记", m)),
-        ServiceError::Invalid(m) if m.contains("needs a reason") => ("reason", said("请填写理由", m)),
-        ServiceError::Invalid(m) if m.starts_with("the reason is") => ("reason", said("理由过长", m)),
-        ServiceError::Invalid(m) => ("steps", said("无法进行此操作", m)),
-        ServiceError::Conflict(m) => ("steps", said("当前状态不能进行此操作", m)),
-        ServiceError::Forbidden(m) => ("steps", said("您不能进行此操作", m)),
+        FlowError::Input(p) => match (p.field, p.kind) {
+            ("to_org", K::Missing) => ("to_org", said("请选择移交机构", &p.message)),
+            ("to_org", K::NotAllowed) => ("to_org", said("请选择另一个机构", &p.message)),
+            ("to_org", _) => ("to_org", said("移交机构未登记", &p.message)),
+            ("reason", K::Missing) => ("reason", said("请填写理由", &p.message)),
+            ("reason", _) => ("reason", said("理由过长", &p.message)),
+            _ => ("steps", said("无法进行此操作", &p.message)),
+        },
+        FlowError::Service(ServiceError::Invalid(m)) => ("steps", said("无法进行此操作", m)),
+        FlowError::Service(ServiceError::Conflict(m)) => ("steps", said("当前状态不能进行此操作", m)),
+        FlowError::Service(ServiceError::Forbidden(m)) => ("steps", said("您不能进行此操作", m)),
         other => ("steps", other.to_string()),
     };
     Problem {
@@ -261,46 +249,31 @@ fn step_problem(e: &ServiceError, l: Lang) -> Problem {
 pub async fn step(
     State(s): State<AppState>,
     lang: PageLang,
-    user: WebUser,
+    Staff { user, .. }: Staff,
     Path(id): Path<String>,
     Form(f): Form<HashMap<String, String>>,
-) -> Response {
-    if let Err(r) = user.check_csrf(&f) {
-        return r;
-    }
-    if let Err(r) = staff_org(&user) {
-        return r;
-    }
-    let action = f.get("action").cloned().unwrap_or_default();
-    let Ok(action) = serde_json::from_value::<Action>(serde_json::Value::String(action.clone())) else {
-        return ApiError::bad_request(format!("`{action}` is not a case action")).into_response();
-    };
-    if matches!(
-        action,
-        Action::RuleApprove | Action::RuleDeny | Action::Resubmit | Action::Withdraw
-    ) {
-        return ApiError::forbidden("that step is not taken from the work queue").into_response();
-    }
+) -> PageResult {
+    user.check_csrf(&f)?;
+    let action = steps::parse_action(f.get("action").map(String::as_str).unwrap_or_default())?;
     let typed = StepTyped {
         reason: f.get("reason").cloned().unwrap_or_default(),
         to_org: f.get("to_org").cloned().unwrap_or_default(),
     };
-    let step = Step {
-        action,
+    let input = StepInput {
         reason: typed.reason.clone(),
         to_org: Some(typed.to_org.clone()).filter(|o| !o.is_empty()),
         form: None,
     };
-    match s.services.step_case(&user.case_actor(), &id, step).await {
-        Ok(_) => Redirect::to(&format!("/work/cases/{id}")).into_response(),
-        // A case the user may not see stays a plain refusal: there is no
-        // page of it to come back to.
-        Err(ServiceError::NotFound(m)) if !m.starts_with("org ") => {
-            ApiError::from(ServiceError::NotFound(m)).into_response()
-        }
+    match steps::take(&s, &user.case_actor(), &id, action, input, steps::From::WorkQueue).await {
+        Ok(_) => Ok(Redirect::to(&format!("/work/cases/{id}")).into_response()),
+        // A case the user may not see, or a step not taken here, stays a
+        // plain refusal: there is no page of it to come back to.
+        Err(
+            e @ (FlowError::Service(ServiceError::NotFound(_)) | FlowError::Forbidden(_) | FlowError::BadRequest(_)),
+        ) => Err(e.into()),
         Err(e) => {
             let problem = step_problem(&e, lang.lang);
-            let status = ApiError::from(e).status;
+            let (status, _) = status_of(&e);
             case_page(&s, &lang, &user, &id, &typed, Some(problem), status).await
         }
     }

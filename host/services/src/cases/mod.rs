@@ -20,7 +20,7 @@ use tongban_registry::release::Role;
 use tongban_store::now_ms;
 
 use crate::Services;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{InputProblem, InputProblemKind, ServiceError, ServiceResult};
 pub use stage::{Action, Party, Stage};
 
 /// The longest reason or decision text, in bytes.
@@ -239,17 +239,28 @@ pub async fn append_event(
     Ok(seq)
 }
 
-fn check_reason(action: Action, reason: &str) -> ServiceResult<()> {
+/// What is wrong with a step's reason, if anything: over its bound, or
+/// missing where the step needs one.
+pub fn reason_problem(action: Action, reason: &str) -> Option<InputProblem> {
     if reason.len() > MAX_REASON_BYTES {
-        return Err(ServiceError::invalid(format!(
-            "the reason is {} bytes; at most {MAX_REASON_BYTES}",
-            reason.len()
-        )));
+        return Some(InputProblem::new(
+            "reason",
+            InputProblemKind::TooLong,
+            format!("the reason is {} bytes; at most {MAX_REASON_BYTES}", reason.len()),
+        ));
     }
     if action.needs_reason() && reason.trim().is_empty() {
-        return Err(ServiceError::invalid(format!("`{}` needs a reason", action.as_str())));
+        return Some(InputProblem::new(
+            "reason",
+            InputProblemKind::Missing,
+            format!("`{}` needs a reason", action.as_str()),
+        ));
     }
-    Ok(())
+    None
+}
+
+fn check_reason(action: Action, reason: &str) -> ServiceResult<()> {
+    reason_problem(action, reason).map_or(Ok(()), |p| Err(p.into_error()))
 }
 
 /// Whether `actor` is `party` for `case`.
@@ -524,6 +535,36 @@ impl Services {
             .map_err(Into::into)
     }
 
+    /// What is wrong with a hand-off's target, if anything: none named, the
+    /// org that handles the case already, or an org that is not registered.
+    pub async fn hand_off_problem(&self, case: &Case, to_org: Option<&str>) -> ServiceResult<Option<InputProblem>> {
+        let Some(to_org) = to_org else {
+            return Ok(Some(InputProblem::new(
+                "to_org",
+                InputProblemKind::Missing,
+                "a hand-off names the org that takes the case",
+            )));
+        };
+        if to_org == case.handling_org {
+            return Ok(Some(InputProblem::new(
+                "to_org",
+                InputProblemKind::NotAllowed,
+                format!("case {} is already handled by {to_org}", case.id),
+            )));
+        }
+        let known = sqlx::query("SELECT 1 FROM orgs WHERE code = $1")
+            .bind(to_org)
+            .fetch_optional(self.db().pool())
+            .await?;
+        Ok(known.is_none().then(|| {
+            InputProblem::new(
+                "to_org",
+                InputProblemKind::Unknown,
+                format!("org {to_org} is not registered"),
+            )
+        }))
+    }
+
     /// Take one step: check the table, the party, the reason, then
     /// compare-and-set the stage and append the event in one transaction.
     pub async fn step_case(&self, actor: &CaseActor, id: &str, step: Step) -> ServiceResult<Case> {
@@ -540,22 +581,10 @@ impl Services {
         let mut handling_org = case.handling_org.clone();
         let mut detail = step.reason.trim().to_owned();
         if step.action == Action::HandOff {
-            let to_org = step
-                .to_org
-                .clone()
-                .ok_or_else(|| ServiceError::invalid("a hand-off names the org that takes the case"))?;
-            if to_org == case.handling_org {
-                return Err(ServiceError::invalid(format!(
-                    "case {id} is already handled by {to_org}"
-                )));
+            if let Some(problem) = self.hand_off_problem(&case, step.to_org.as_deref()).await? {
+                return Err(problem.into_error());
             }
-            let known = sqlx::query("SELECT 1 FROM orgs WHERE code = $1")
-                .bind(&to_org)
-                .fetch_optional(self.db().pool())
-                .await?;
-            if known.is_none() {
-                return Err(ServiceError::not_found(format!("org {to_org} is not registered")));
-            }
+            let to_org = step.to_org.clone().unwrap_or_default();
             // The event's detail is the org (what the app's `handed-off`
             // carries); the reason goes after it.
             detail = format!("{to_org}: {detail}");
