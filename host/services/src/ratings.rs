@@ -95,13 +95,16 @@ impl RatingLevel {
                 format!("level is required: one of {choices}"),
             ));
         }
-        RatingLevel::ALL.into_iter().find(|l| l.as_str() == text).ok_or_else(|| {
-            InputProblem::new(
-                "level",
-                InputProblemKind::NotAllowed,
-                format!("level `{text}` is not one of {choices}"),
-            )
-        })
+        RatingLevel::ALL
+            .into_iter()
+            .find(|l| l.as_str() == text)
+            .ok_or_else(|| {
+                InputProblem::new(
+                    "level",
+                    InputProblemKind::NotAllowed,
+                    format!("level `{text}` is not one of {choices}"),
+                )
+            })
     }
 
     /// Whether a rating at this level opens a remediation item (差评).
