@@ -1,8 +1,9 @@
 //! `cargo xtask test`: the one command that runs every test on a fresh machine.
 //!
 //! It installs what the tests need that cargo does not (the `wasm32-wasip2`
-//! target, a fresh PostgreSQL database, moto's S3-compatible sandbox from
-//! PyPI, Debian's headless Chromium and its WebDriver), then runs the host
+//! target, a fresh PostgreSQL database, moto's S3-compatible sandbox and
+//! openapi-spec-validator from PyPI, Debian's headless Chromium and its
+//! WebDriver), then runs the host
 //! workspace's tests (which build the fixture and example components from
 //! source) and the example apps' own test-kit tests.
 
@@ -62,6 +63,9 @@ fn test(extra: &[String]) -> Result<(), String> {
 
     step("S3-compatible sandbox: moto's server, from PyPI");
     ensure_s3_sandbox()?;
+
+    step("OpenAPI validator: openapi-spec-validator, from PyPI");
+    ensure_openapi_validator()?;
 
     step("browser: Debian's chromium and chromium-driver");
     ensure_chromium()?;
@@ -161,6 +165,38 @@ fn ensure_s3_sandbox() -> Result<(), String> {
             Ok(())
         }
         Err(e) => Err(format!("CI needs moto for the S3 blob tests: {e}")),
+    }
+}
+
+/// Install `openapi-spec-validator` from PyPI, the independent tool that
+/// `host/server/tests/openapi.rs` checks the OpenAPI document with. Under CI
+/// a failed install fails the run; elsewhere that check skips with a warning.
+fn ensure_openapi_validator() -> Result<(), String> {
+    let present = Command::new("python3")
+        .args(["-m", "openapi_spec_validator", "--help"])
+        .output();
+    if present.as_ref().is_ok_and(|o| o.status.success()) {
+        eprintln!("openapi-spec-validator is installed");
+        return Ok(());
+    }
+    let mut install = Command::new("python3");
+    install.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "openapi-spec-validator>=0.7,<0.10",
+    ]);
+    match run(install) {
+        Ok(()) => Ok(()),
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!(
+                "warning: cannot install openapi-spec-validator ({e}); the OpenAPI document will not be validated. Install it with `python3 -m pip install openapi-spec-validator`"
+            );
+            Ok(())
+        }
+        Err(e) => Err(format!("CI needs openapi-spec-validator to check the OpenAPI document: {e}")),
     }
 }
 
