@@ -20,7 +20,7 @@ use super::citizen::cases::case_details;
 use super::error::{PageError, PageResult, status_of};
 use super::layout::{Lang, Problem, page};
 use super::session::{PageLang, Staff, WebUser};
-use super::vocabulary::rating_label;
+use super::vocabulary::{channel_label, rating_label};
 use crate::flows::access;
 use crate::flows::steps::{self, StepInput};
 use crate::flows::{FlowError, rating};
@@ -56,7 +56,7 @@ async fn work_page(
         table {
             thead { tr { th { (l.t("办件", "Case")) } th { (l.t("事项", "Item")) } th { (l.t("渠道", "Channel")) } th { (l.t("提交时间", "Submitted")) } } }
             tbody { @for c in &intake { tr {
-                td { a href={ "/work/cases/" (c.id) } { (c.id) } } td { (c.item) } td { (c.channel) } td { (when(c.submitted_at)) }
+                td { a href={ "/work/cases/" (c.id) } { (c.id) } } td { (c.item) } td data-channel=(c.channel) { (channel_label(&c.channel, l)) } td { (when(c.submitted_at)) }
             } } }
         }
         h2 { (l.t("办理队列", "Handling queue")) " (" (handling.len()) ")" }
