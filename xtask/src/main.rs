@@ -59,6 +59,9 @@ fn test(extra: &[String]) -> Result<(), String> {
     ensure_wasm_target()?;
 
     step("PostgreSQL: a fresh database for this run");
+    // Held to the end of the run: the database this run created is dropped
+    // then, passed or failed; the tests drop the databases they make
+    // themselves (`tongban-testdb`).
     let postgres = provision_postgres()?;
 
     step("S3-compatible sandbox: moto's server, from PyPI");
@@ -75,8 +78,8 @@ fn test(extra: &[String]) -> Result<(), String> {
     host.current_dir(&root)
         .args(["test", "--workspace", "--all-targets"])
         .args(extra);
-    if let Some(url) = &postgres {
-        host.env("TONGBAN_TEST_DATABASE_URL", url);
+    if let Some(p) = &postgres {
+        host.env("TONGBAN_TEST_DATABASE_URL", &p.url);
     }
     run(host)?;
 
@@ -94,10 +97,10 @@ const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// `TONGBAN_TEST_POSTGRES` (default: the machine's, trust auth) and return
 /// its URL. Without a reachable PostgreSQL, CI fails; elsewhere the
 /// PostgreSQL half of the tests is skipped with a warning.
-fn provision_postgres() -> Result<Option<String>, String> {
+fn provision_postgres() -> Result<Option<RunDatabase>, String> {
     if let Ok(url) = std::env::var("TONGBAN_TEST_DATABASE_URL") {
         eprintln!("using TONGBAN_TEST_DATABASE_URL={url}");
-        return Ok(Some(url));
+        return Ok(Some(RunDatabase { url, created: None }));
     }
     let admin = std::env::var("TONGBAN_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.into());
     let stamp = std::time::SystemTime::now()
@@ -120,7 +123,10 @@ fn provision_postgres() -> Result<Option<String>, String> {
             let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
             let url = format!("{base}/{name}");
             eprintln!("created {url}");
-            Ok(Some(url))
+            Ok(Some(RunDatabase {
+                url,
+                created: Some(CreatedDatabase { admin, name }),
+            }))
         }
         other => {
             let why = match other {
@@ -133,6 +139,44 @@ fn provision_postgres() -> Result<Option<String>, String> {
                 eprintln!("warning: no PostgreSQL at {admin} ({why}); the PostgreSQL half of the tests is skipped");
                 Ok(None)
             }
+        }
+    }
+}
+
+/// The PostgreSQL database a run uses: its URL, and the database this run
+/// created (none when the caller named one with `TONGBAN_TEST_DATABASE_URL`).
+struct RunDatabase {
+    url: String,
+    #[expect(dead_code, reason = "held only so that the database is dropped when the run ends")]
+    created: Option<CreatedDatabase>,
+}
+
+/// A database this run created, dropped with this value.
+struct CreatedDatabase {
+    admin: String,
+    name: String,
+}
+
+impl Drop for CreatedDatabase {
+    fn drop(&mut self) {
+        let dropped = Command::new("psql")
+            .args([
+                self.admin.as_str(),
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+        match dropped {
+            Ok(out) if out.status.success() => eprintln!("dropped the run's database {}", self.name),
+            Ok(out) => eprintln!(
+                "warning: the run's database {} was not dropped: {}",
+                self.name,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            Err(e) => eprintln!("warning: the run's database {} was not dropped: {e}", self.name),
         }
     }
 }
@@ -196,7 +240,9 @@ fn ensure_openapi_validator() -> Result<(), String> {
             );
             Ok(())
         }
-        Err(e) => Err(format!("CI needs openapi-spec-validator to check the OpenAPI document: {e}")),
+        Err(e) => Err(format!(
+            "CI needs openapi-spec-validator to check the OpenAPI document: {e}"
+        )),
     }
 }
 
