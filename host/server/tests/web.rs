@@ -200,11 +200,29 @@ fn the_pages_work_without_javascript_and_refuse_bad_requests() {
     assert!(declined.body.contains("已取消支付"), "{}", declined.body);
 
     // Wallet, consents and inbox pages.
+    // The wallet shows each certificate as a card linking to its own page,
+    // which has the QR code of the public status check and the sealed copy.
     let wallet = citizen.get("/my/wallet");
     assert!(
-        wallet.body.contains("居民身份证") && wallet.body.contains("下载签章副本"),
+        wallet.body.contains("居民身份证") && wallet.body.contains("class=\"certificate\""),
         "{}",
         wallet.body
+    );
+    let card = wallet
+        .body
+        .split("href=\"/my/wallet/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to a certificate's page")
+        .to_owned();
+    let certificate = citizen.get(&format!("/my/wallet/{card}"));
+    assert_eq!(certificate.status, 200, "{}", certificate.body);
+    assert!(
+        certificate.body.contains("下载签章副本")
+            && certificate.body.contains("<svg")
+            && certificate.body.contains("/check/"),
+        "{}",
+        certificate.body
     );
     let consents = citizen.get("/my/consents");
     assert!(consents.body.contains("撤回"), "{}", consents.body);

@@ -361,7 +361,7 @@ fn a_clerk_applies_at_the_counter_and_the_citizen_rates_the_delivered_case() {
             &delivered,
             &[
                 &format!("<input type=\"radio\" name=\"level\" id=\"level-{value}\" value=\"{value}\">"),
-                &format!("<label for=\"level-{value}\" style=\"display:inline;font-weight:normal\">{label}</label>"),
+                &format!("<label for=\"level-{value}\">{label}</label>"),
             ],
         );
     }

@@ -438,14 +438,14 @@ fn operators_release_revoke_and_audit_from_their_pages() {
     let verified = auditor.post("/audit/verify", &[("csrf", &csrf)]);
     assert_eq!(verified.status, 200, "{}", verified.body);
     assert!(
-        verified.body.contains("id=\"verify-result\"") && verified.body.contains("完整 / intact, "),
+        verified.body.contains("id=\"verify-result\"") && verified.body.contains("完整：审计链共 "),
         "{}",
         verified.body
     );
     tamper_with_audit_entry(&data, 3);
     let broken = auditor.post("/audit/verify", &[("csrf", &csrf)]);
     assert!(
-        broken.body.contains("audit chain broken at entry 3") && !broken.body.contains("完整 / intact"),
+        broken.body.contains("audit chain broken at entry 3") && !broken.body.contains("完整："),
         "{}",
         broken.body
     );

@@ -19,6 +19,7 @@ use maud::{Markup, html};
 use tongban_registry::market::audit_log::{self, AuditFilter};
 use tongban_services::provenance::ProvenanceFilter;
 
+use super::design::{BannerKind, ButtonKind, banner, table_box};
 use super::error::{PageError, PageResult};
 use super::layout::{Lang, Problem, local_time, page};
 use super::session::{PageLang, WebUser};
@@ -32,6 +33,11 @@ pub const MAX_LIMIT: i64 = 1000;
 
 fn auditor(user: &WebUser) -> Result<(), PageError> {
     Ok(access::require(&user.case_actor(), access::AUDIT_ROLES)?)
+}
+
+/// Whether `text` is an identifier (ASCII, no spaces), shown as code.
+fn is_identifier(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_ascii_graphic())
 }
 
 /// A query parameter, trimmed; missing is empty.
@@ -55,19 +61,33 @@ fn number(q: &HashMap<String, String>, name: &str, max: i64, what: &str) -> Resu
     }
 }
 
-/// What the verification found, as `tongban audit verify` reports it.
-fn verification(chain: Result<u64, String>, provenance: Result<u64, String>) -> Markup {
+/// What the verification found, as `tongban audit verify` reports it, in
+/// the page's language (a break is named in the chain's own words).
+fn verification(l: Lang, chain: Result<u64, String>, provenance: Result<u64, String>) -> Markup {
     let (intact, text) = match (chain, provenance) {
         (Ok(entries), Ok(records)) => (
             true,
-            format!("完整 / intact, {entries} entries; {records} 条溯源记录一致 / {records} provenance records match"),
+            match l {
+                Lang::Zh => format!("完整：审计链共 {entries} 条；{records} 条溯源记录一致"),
+                Lang::En => format!("Intact: {entries} entries; {records} provenance records match"),
+            },
         ),
-        (Err(broken), _) => (false, format!("审计链被篡改 / {broken}")),
-        (Ok(_), Err(broken)) => (false, format!("溯源记录被篡改 / provenance broken: {broken}")),
+        (Err(broken), _) => (false, l.summarised("审计链被篡改", &broken)),
+        (Ok(_), Err(broken)) => (
+            false,
+            l.summarised("溯源记录被篡改", &format!("provenance broken: {broken}")),
+        ),
     };
-    html! {
-        p id="verify-result" data-intact=(intact) role="status" { strong { (text) } }
-    }
+    let (kind, title) = if intact {
+        (BannerKind::Success, l.t("校验通过", "Verified"))
+    } else {
+        (BannerKind::Warning, l.t("校验未通过", "Verification failed"))
+    };
+    banner(
+        kind,
+        title,
+        html! { p id="verify-result" data-intact=(intact) { strong { (text) } } },
+    )
 }
 
 /// The page for the filters in `q`, with a verification result when one ran.
@@ -163,7 +183,7 @@ async fn audit_page(
                 (text_input("app", "应用标识", "App", None))
             }
             input type="hidden" name="limit" value=(limit);
-            div { button type="submit" { (l.t("筛选", "Filter")) } }
+            div.button-group { button type="submit" { (l.t("筛选", "Filter")) } }
         }
 
         section id="verify-section" {
@@ -175,7 +195,7 @@ async fn audit_page(
             @if let Some(result) = &verified { (result) }
             form method="post" action="/audit/verify" {
                 input type="hidden" name="csrf" value=(user.csrf);
-                button type="submit" id="verify" { (l.t("校验审计链", "Verify the audit chain")) }
+                button type="submit" class=(ButtonKind::Secondary.class()) id="verify" { (l.t("校验审计链", "Verify the audit chain")) }
             }
         }
 
@@ -184,19 +204,19 @@ async fn audit_page(
             @if entries.is_empty() {
                 p { (l.t("没有符合条件的条目。", "No entries match.")) }
             } @else {
-                table {
+                (table_box(l.t("审计日志", "Audit log"), html! { table {
                     thead { tr {
-                        th { (l.t("序号", "Seq")) } th { (l.t("时间", "Time")) } th { (l.t("操作人", "Actor")) }
-                        th { (l.t("操作", "Action")) } th { (l.t("对象", "Target")) } th { (l.t("哈希", "Hash")) }
+                        th scope="col" { (l.t("序号", "Seq")) } th scope="col" { (l.t("时间", "Time")) } th scope="col" { (l.t("操作人", "Actor")) }
+                        th scope="col" { (l.t("操作", "Action")) } th scope="col" { (l.t("对象", "Target")) } th scope="col" { (l.t("哈希", "Hash")) }
                     } }
                     tbody { @for e in &entries {
                         tr data-seq=(e.record.seq) data-action=(e.record.action) {
-                            td { (e.record.seq) } td { (local_time(e.record.at)) } td { (e.record.actor) }
-                            td { (e.record.action) } td { (e.record.subject) }
+                            td { (e.record.seq) } td { (local_time(e.record.at)) } td { code { (e.record.actor) } }
+                            td { code { (e.record.action) } } td { code { (e.record.subject) } }
                             td { code title=(e.hash) { (e.hash.get(..12).unwrap_or(&e.hash)) } }
                         }
                     } }
-                }
+                } }))
             }
             @if let Some(href) = &older {
                 p { a href=(href) { (l.t("更早的条目", "Older entries")) } }
@@ -208,23 +228,28 @@ async fn audit_page(
             @match &provenance {
                 None => { p { (l.t("请填写主体标识或办件编号以查看溯源记录。", "Give a subject or a case to see its provenance records.")) } }
                 Some(records) if records.is_empty() => { p { (l.t("没有符合条件的记录。", "No records match.")) } }
-                Some(records) => { table {
+                Some(records) => { (table_box(l.t("溯源记录", "Provenance records"), html! { table {
                     thead { tr {
-                        th { (l.t("审计序号", "Audit seq")) } th { (l.t("时间", "Time")) } th { (l.t("应用", "App")) }
-                        th { (l.t("主体", "Subject")) } th { (l.t("操作", "Operation")) } th { (l.t("范围", "Scopes")) }
-                        th { (l.t("目的", "Purpose")) } th { (l.t("授权", "Consent")) } th { (l.t("办件", "Case")) }
-                        th { (l.t("结果", "Outcome")) }
+                        th scope="col" { (l.t("审计序号", "Audit seq")) } th scope="col" { (l.t("时间", "Time")) } th scope="col" { (l.t("应用", "App")) }
+                        th scope="col" { (l.t("主体", "Subject")) } th scope="col" { (l.t("操作", "Operation")) } th scope="col" { (l.t("范围", "Scopes")) }
+                        th scope="col" { (l.t("目的", "Purpose")) } th scope="col" { (l.t("授权", "Consent")) } th scope="col" { (l.t("办件", "Case")) }
+                        th scope="col" { (l.t("结果", "Outcome")) }
                     } }
                     tbody { @for r in records {
                         tr data-seq=(r.audit_seq) {
                             td { (r.audit_seq) } td { (local_time(r.record.at)) }
-                            td { (r.record.app) "@" (r.record.app_version) }
-                            td { (r.record.subject) } td { (r.record.operation) } td { (r.record.scopes.join(" ")) }
-                            td { (r.record.purpose) } td { (r.record.consent.clone().unwrap_or_default()) }
-                            td { (r.record.case.clone().unwrap_or_default()) } td { (r.record.outcome) }
+                            td { code { (r.record.app) "@" (r.record.app_version) } }
+                            td { code { (r.record.subject) } } td { code { (r.record.operation) } } td { code { (r.record.scopes.join(" ")) } }
+                            td {
+                                // An app may record a purpose as an identifier
+                                // (a template's name) or as words.
+                                @if is_identifier(&r.record.purpose) { code { (r.record.purpose) } } @else { (l.part_of(&r.record.purpose)) }
+                            }
+                            td { code { (r.record.consent.clone().unwrap_or_default()) } }
+                            td { code { (r.record.case.clone().unwrap_or_default()) } } td { code { (r.record.outcome) } }
                         }
                     } }
-                } }
+                } })) }
             }
         }
     };
@@ -260,6 +285,6 @@ pub async fn verify(
         .await?
         .map_err(|broken| broken.to_string());
     let provenance = s.services.verify_provenance().await?;
-    let result = verification(chain, provenance);
+    let result = verification(lang.lang, chain, provenance);
     Ok(lang.respond(audit_page(&s, lang.lang, &user, &HashMap::new(), Some(result)).await?))
 }

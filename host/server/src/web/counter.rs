@@ -19,6 +19,7 @@
 //! counter is and where the case is accepted), for the version of the app
 //! that serves the applicant there.
 
+use crate::web::design::{BannerKind, banner};
 use std::collections::{BTreeMap, HashMap};
 
 use axum::Form;
@@ -188,7 +189,7 @@ async fn choose_page(
             @if let Some(message) = &id_error { span.field-error id="id_number-error" { (message) } }
             input name="id_number" id="id_number" type="text" autocomplete="off" maxlength="18"
                 value=(chosen.id_number) aria-describedby=[id_error.as_ref().map(|_| "id_number-error")];
-            div { button type="submit" id="start" { (l.t("下一步", "Continue")) } }
+            div.button-group { button type="submit" id="start" { (l.t("下一步", "Continue")) } }
         }
     };
     Ok(lang.respond((
@@ -280,19 +281,21 @@ async fn counter_form(
             (mask_id_number(&person.id_number.clone().unwrap_or_default()))
         }
         @if !consented {
-            p id="consent-needed" {
-                strong { (l.t("申请人尚未授权本服务读取所需信息。", "The applicant has not consented to what this service reads.")) }
-                " "
-                (l.t("请申请人登录通办，在本服务页面同意授权后再提交，否则申请会被拒绝。",
-                     "Ask them to sign in to Tongban and agree on this service's page first; otherwise the application is refused."))
-            }
+            (banner(BannerKind::Warning, l.t("尚未授权", "No consent yet"), html! {
+                p id="consent-needed" {
+                    strong { (l.t("申请人尚未授权本服务读取所需信息。", "The applicant has not consented to what this service reads.")) }
+                    " "
+                    (l.t("请申请人登录通办，在本服务页面同意授权后再提交，否则申请会被拒绝。",
+                         "Ask them to sign in to Tongban and agree on this service's page first; otherwise the application is refused."))
+                }
+            }))
         }
         form id="counter-form" method="post" action={ "/work/counter/" (app) } novalidate {
             input type="hidden" name="csrf" value=(user.csrf);
             input type="hidden" name="submission_key" value=(key);
             input type="hidden" name="id_number" value=(id_number);
             (form::fields(loaded.forms.get(&item.code).unwrap_or(&empty), values, errors, l))
-            div { button type="submit" id="submit" { (l.t("代为提交申请", "Submit for the applicant")) } }
+            div.button-group { button type="submit" id="submit" { (l.t("代为提交申请", "Submit for the applicant")) } }
         }
     };
     Ok(lang.respond((status, page(l, Some(user), &title, &problems, body))))

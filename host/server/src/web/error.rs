@@ -1,4 +1,5 @@
-//! The pages' one mapping of a refusal to a status and an answer. A page
+//! The pages' one mapping of a refusal to a status and an answer: a page of
+//! its own, with the refusal's stable code. A page
 //! handler returns [`PageResult`], so it uses `?` on flows, services and
 //! the marketplace alike; a refusal a page shows in place (a form's
 //! problems) is handled by the page before it gets here.
@@ -131,8 +132,7 @@ impl IntoResponse for PageError {
         if status.is_server_error() {
             tracing::error!(code = code_of(&e), error = %e, "a page's request failed");
         }
-        let body = serde_json::json!({"error": {"code": code_of(&e), "message": e.to_string()}});
-        let mut response = (status, axum::Json(body)).into_response();
+        let mut response = (status, refusal_page(status, code_of(&e), &e.to_string(), retry_after)).into_response();
         if let Some(seconds) = retry_after {
             response
                 .headers_mut()
@@ -140,6 +140,54 @@ impl IntoResponse for PageError {
         }
         response
     }
+}
+
+/// A refusal as a page of its own, in Chinese with English beside it (the
+/// refusal is answered before the page's language is known): what happened
+/// in words, the refusal's stable code and message, and the way on.
+fn refusal_page(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    retry_after: Option<u32>,
+) -> axum::response::Html<String> {
+    use maud::{DOCTYPE, html};
+    let (zh, en) = match status {
+        StatusCode::NOT_FOUND => ("找不到您要的内容", "Not found"),
+        StatusCode::FORBIDDEN => ("您无权进行此操作", "Not allowed"),
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => ("请求无法办理", "The request cannot be handled"),
+        StatusCode::CONFLICT => ("当前状态下无法进行此操作", "Not possible in the current state"),
+        StatusCode::PRECONDITION_REQUIRED => ("需要您先授权", "Your consent is needed first"),
+        StatusCode::SERVICE_UNAVAILABLE => ("服务繁忙，请稍后再试", "Busy; try again shortly"),
+        s if s.is_server_error() => ("服务暂时出现问题", "Something went wrong on our side"),
+        _ => ("请求未能完成", "The request was not completed"),
+    };
+    let markup = html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (zh) " — 通办" }
+                link rel="stylesheet" href=(super::design::stylesheet::PATH.as_str());
+            }
+            body {
+                header.site-header { div.site-header__inner { a.site-header__name href="/" { "通办" } } }
+                main.page id="main" {
+                    h1 { (zh) " " span lang="en" { (en) } }
+                    div.page-body {
+                        p { "错误代码 " span lang="en" { "Code" } " " code { (code) } }
+                        p lang="en" { (message) }
+                        @if let Some(seconds) = retry_after {
+                            p { "请于 " (seconds) " 秒后重试。" span lang="en" { " Try again in " (seconds) " s." } }
+                        }
+                        p { a href="/" { "返回首页" } " · " a href="/" lang="en" { "Home" } }
+                    }
+                }
+            }
+        }
+    };
+    axum::response::Html(markup.into_string())
 }
 
 /// The stable code of a refusal, as the API names the same refusal.

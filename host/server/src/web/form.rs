@@ -81,8 +81,7 @@ fn render(
                     }
                     @if kind == "array" {
                         textarea id=(id) name=(child_path) rows="4" aria-describedby=[error.map(|_| format!("{id}-error"))] { (value) }
-                        br;
-                        small { (lang.t("每行一项", "One entry per line")) }
+                        span.hint { (lang.t("每行一项", "One entry per line")) }
                     } @else if let Some(options) = child.get("enum").and_then(Value::as_array) {
                         @let labels_en = child.get("x-enum-labels-en").and_then(Value::as_array);
                         select id=(id) name=(child_path) aria-describedby=[error.map(|_| format!("{id}-error"))] {

@@ -50,6 +50,32 @@ impl Lang {
         }
     }
 
+    /// The part of an app's or a bureau's bilingual text (`中文 / English`,
+    /// the platform's convention for text written once for both languages)
+    /// in this language, sentence by sentence (sentences joined with `；`);
+    /// a sentence that is not such a pair is shown whole.
+    pub fn part_of(self, text: &str) -> String {
+        let is_cjk = |c: char| ('\u{3400}'..='\u{9fff}').contains(&c) || ('\u{f900}'..='\u{faff}').contains(&c);
+        let pick = |sentence: &'_ str| -> String {
+            match sentence.split_once(" / ") {
+                // The English half may quote Chinese names; it starts in ASCII.
+                Some((zh, en))
+                    if zh.chars().any(is_cjk)
+                        && en.trim_start().chars().next().is_some_and(|c| c.is_ascii())
+                        && en.chars().any(|c| c.is_ascii_alphabetic()) =>
+                {
+                    match self {
+                        Lang::Zh => zh.trim().to_owned(),
+                        Lang::En => en.trim().to_owned(),
+                    }
+                }
+                _ => sentence.to_owned(),
+            }
+        };
+        let parts: Vec<String> = text.split('；').map(pick).collect();
+        parts.join(self.t("；", "; "))
+    }
+
     /// A service's own (English) message for a person: in Chinese after a
     /// Chinese summary, in English as it is.
     pub fn summarised(self, zh: &str, message: &str) -> String {
@@ -97,5 +123,32 @@ impl PageLang {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lang;
+
+    #[test]
+    fn a_bilingual_text_shows_the_pages_half() {
+        let text = "填写申请人信息 / fill in the applicant's details";
+        assert_eq!(Lang::Zh.part_of(text), "填写申请人信息");
+        assert_eq!(Lang::En.part_of(text), "fill in the applicant's details");
+        let two = "填写申请人信息 / fill in the form；核验身份证 / check the ID card";
+        assert_eq!(Lang::Zh.part_of(two), "填写申请人信息；核验身份证");
+        assert_eq!(Lang::En.part_of(two), "fill in the form; check the ID card");
+        // Not a pair: shown whole in both languages.
+        let quoting = "已受理“西湖小厨” / \"西湖小厨\" was accepted";
+        assert_eq!(Lang::En.part_of(quoting), "\"西湖小厨\" was accepted");
+        for whole in [
+            "只有中文",
+            "only English / still English",
+            "a / b / 中文",
+            "中文 / 中文",
+        ] {
+            assert_eq!(Lang::Zh.part_of(whole), whole);
+            assert_eq!(Lang::En.part_of(whole), whole);
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! The page shell: `lang`, a skip link, navigation by role and the error
-//! summary. The language itself is `lang.rs`.
+//! The page shell: `lang`, a skip link, the header with navigation by role,
+//! the error summary and the one stylesheet (`design/`). The language itself
+//! is `lang.rs`.
 
 use axum::response::Html;
 use maud::{DOCTYPE, Markup, html};
@@ -8,14 +9,11 @@ use tongban_registry::release::Role;
 pub use super::lang::Lang;
 use super::session::WebUser;
 
-/// One problem for the error summary, linking to its field.
-#[derive(Debug, Clone)]
-pub struct Problem {
-    pub field_id: String,
-    pub message: String,
-}
+pub use super::design::Problem;
+use super::design::{ButtonKind, error_summary, stylesheet};
 
-/// A whole page.
+/// A whole page: the header with the role's navigation, the title, the
+/// error summary when a form was refused, and the body.
 pub fn page(lang: Lang, user: Option<&WebUser>, title: &str, problems: &[Problem], body: Markup) -> Html<String> {
     let markup = html! {
         (DOCTYPE)
@@ -24,70 +22,41 @@ pub fn page(lang: Lang, user: Option<&WebUser>, title: &str, problems: &[Problem
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " — " (lang.t("通办", "Tongban")) }
-                style { (CSS) }
+                link rel="stylesheet" href=(stylesheet::PATH.as_str());
             }
             body {
                 a.skip href="#main" { (lang.t("跳到正文", "Skip to content")) }
-                header {
-                    nav aria-label=(lang.t("主导航", "Main")) {
-                        a href="/" { strong { (lang.t("通办", "Tongban")) } }
+                header.site-header {
+                    div.site-header__inner {
+                        a.site-header__name href="/" { (lang.t("通办", "Tongban")) }
                         @if let Some(user) = user {
-                            @match user.actor.role {
-                                Role::Citizen => {
-                                    a href="/my/cases" { (lang.t("我的办件", "My cases")) }
-                                    a href="/my/wallet" { (lang.t("我的证照", "My certificates")) }
-                                    a href="/my/consents" { (lang.t("我的授权", "My consents")) }
-                                    a href="/my/inbox" { (lang.t("消息", "Inbox")) }
+                            nav.site-nav aria-label=(lang.t("主导航", "Main")) {
+                                @for (href, zh, en) in navigation(user.actor.role) {
+                                    a href=(href) { (lang.t(zh, en)) }
                                 }
-                                Role::WindowClerk | Role::Handler => {
-                                    a href="/work" { (lang.t("工作台", "Work queues")) }
-                                    @if user.actor.role == Role::WindowClerk {
-                                        a href="/work/counter" { (lang.t("窗口受理", "Counter intake")) }
-                                    }
-                                }
-                                Role::RegionAdmin => {
-                                    a href="/region" { (lang.t("上线管理", "Releases")) }
-                                }
-                                Role::SecurityOfficer => {
-                                    a href="/security" { (lang.t("安全", "Security")) }
-                                    a href="/audit" { (lang.t("审计", "Audit")) }
-                                }
-                                Role::Auditor => {
-                                    a href="/audit" { (lang.t("审计", "Audit")) }
-                                }
-                                Role::Publisher => {
-                                    a href="/publish" { (lang.t("发布", "Publish")) }
-                                }
-                                Role::Reviewer => {
-                                    a href="/reviews" { (lang.t("审核", "Reviews")) }
-                                }
-                                _ => {}
                             }
-                            span { (user.display_name) }
-                            form method="post" action="/logout" {
-                                input type="hidden" name="csrf" value=(user.csrf);
-                                button type="submit" { (lang.t("退出", "Sign out")) }
+                            div.site-user {
+                                span { (user.display_name) }
+                                form method="post" action="/logout" {
+                                    input type="hidden" name="csrf" value=(user.csrf);
+                                    button type="submit" class=(ButtonKind::Secondary.class()) { (lang.t("退出", "Sign out")) }
+                                }
                             }
                         } @else {
-                            a href="/login" { (lang.t("登录", "Sign in")) }
-                        }
-                        a href="?lang=zh" lang="zh-CN" { "中文" }
-                        a href="?lang=en" lang="en" { "English" }
-                    }
-                }
-                main id="main" tabindex="-1" {
-                    h1 { (title) }
-                    @if !problems.is_empty() {
-                        div.error-summary role="alert" aria-labelledby="error-summary-title" tabindex="-1" {
-                            h2 id="error-summary-title" { (lang.t("请修改以下问题", "There is a problem")) }
-                            ul {
-                                @for p in problems {
-                                    li { a href={ "#" (p.field_id) } { (p.message) } }
-                                }
+                            nav.site-nav aria-label=(lang.t("主导航", "Main")) {
+                                a href="/login" { (lang.t("登录", "Sign in")) }
                             }
                         }
+                        div.site-lang {
+                            a href="?lang=zh" lang="zh-CN" { "中文" }
+                            a href="?lang=en" lang="en" { "English" }
+                        }
                     }
-                    (body)
+                }
+                main.page id="main" tabindex="-1" {
+                    h1 { (title) }
+                    (error_summary(lang.t("请修改以下问题", "There is a problem"), problems))
+                    div.page-body { (body) }
                 }
             }
         }
@@ -95,14 +64,28 @@ pub fn page(lang: Lang, user: Option<&WebUser>, title: &str, problems: &[Problem
     Html(markup.into_string())
 }
 
-const CSS: &str = "body{font-family:system-ui,'PingFang SC','Microsoft YaHei',sans-serif;margin:0;line-height:1.5}\
-header nav{display:flex;gap:1em;align-items:center;padding:.6em 1em;background:#1d4e89;color:#fff;flex-wrap:wrap}\
-header a,header span{color:#fff}header form{display:inline}main{padding:1em;max-width:60em}\
-.skip{position:absolute;left:-999px}.skip:focus{left:1em;top:1em;background:#ff0;color:#000;padding:.3em}\
-.error-summary{border:4px solid #b10e1e;padding:.5em 1em;margin-bottom:1em}.field-error{color:#b10e1e;display:block}\
-label{display:block;font-weight:600;margin-top:.8em}input,select,textarea{font-size:1em;padding:.3em;max-width:100%}\
-fieldset{margin-top:1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}\
-.overdue{color:#b10e1e;font-weight:700}button{font-size:1em;margin:.3em .3em .3em 0}:focus{outline:3px solid #fd0}";
+/// The navigation of each role: path, Chinese and English name.
+fn navigation(role: Role) -> &'static [(&'static str, &'static str, &'static str)] {
+    match role {
+        Role::Citizen => &[
+            ("/my/cases", "我的办件", "My cases"),
+            ("/my/wallet", "我的证照", "My certificates"),
+            ("/my/consents", "我的授权", "My consents"),
+            ("/my/inbox", "消息", "Inbox"),
+        ],
+        Role::WindowClerk => &[
+            ("/work", "工作台", "Work queues"),
+            ("/work/counter", "窗口受理", "Counter intake"),
+        ],
+        Role::Handler => &[("/work", "工作台", "Work queues")],
+        Role::RegionAdmin => &[("/region", "上线管理", "Releases")],
+        Role::SecurityOfficer => &[("/security", "安全", "Security"), ("/audit", "审计", "Audit")],
+        Role::Auditor => &[("/audit", "审计", "Audit")],
+        Role::Publisher => &[("/publish", "发布", "Publish")],
+        Role::Reviewer => &[("/reviews", "审核", "Reviews")],
+        _ => &[],
+    }
+}
 
 /// A moment as people in China read it: UTC+8, to the minute.
 pub fn local_time(ms: i64) -> String {

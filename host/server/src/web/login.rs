@@ -53,7 +53,7 @@ fn form(
             input id="user" name="user" type="text" autocomplete="username" required value=(user);
             label for="password" { (lang.t("密码", "Password")) }
             input id="password" name="password" type="password" autocomplete="current-password" required;
-            div { button type="submit" { (lang.t("登录", "Sign in")) } }
+            div.button-group { button type="submit" { (lang.t("登录", "Sign in")) } }
         }
     };
     let mut response = (status, page(lang, None, lang.t("登录", "Sign in"), problems, body)).into_response();

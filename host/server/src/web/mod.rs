@@ -5,6 +5,8 @@
 //!
 //! - [`session`]: the signed-in user from the session cookie, and the CSRF
 //!   check every form post goes through.
+//! - [`design`]: the design system, the components every page is built
+//!   from, and the one stylesheet.
 //! - [`layout`]: the page shell (`lang`, skip link, navigation by role, error
 //!   summary); [`lang`]: the language and cookies.
 //! - [`login`]: sign in (argon2, rate-limited) and out.
@@ -19,6 +21,8 @@
 //! - [`market`]: the publisher's uploads and versions, the reviewer's queue and decisions.
 //! - [`pay`]: the sandbox bank's hosted pay page.
 //! - [`error`]: the pages' one mapping of a refusal to a status.
+//! - [`verification`]: public pages for whoever is shown a certificate: its
+//!   status (where its QR code points) and the check of a sealed copy.
 //! - [`vocabulary`]: every state's label in each language.
 
 // Page helpers return an early `Response` (a redirect, a refusal) as their
@@ -28,6 +32,7 @@
 pub mod audit;
 pub mod citizen;
 pub mod counter;
+pub mod design;
 pub mod error;
 pub mod form;
 pub mod lang;
@@ -38,9 +43,11 @@ pub mod operations;
 pub mod pay;
 pub mod session;
 pub mod staff;
+pub mod verification;
 pub mod vocabulary;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::state::AppState;
@@ -49,6 +56,7 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(citizen::services::home))
+        .route("/assets/{file}", get(design::stylesheet::serve))
         .route("/login", get(login::page_handler).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/services/{app}", get(citizen::services::service))
@@ -59,7 +67,15 @@ pub fn router() -> Router<AppState> {
         .route("/my/cases/{id}/correction", post(citizen::cases::correct))
         .route("/my/cases/{id}/rating", post(citizen::rating::rate))
         .route("/my/wallet", get(citizen::wallet::wallet))
+        .route("/my/wallet/{id}", get(citizen::wallet::certificate))
         .route("/my/wallet/{id}/copy", get(citizen::wallet::copy))
+        .route("/check/{id}", get(verification::status))
+        .route(
+            "/verify",
+            get(verification::verify_form)
+                .post(verification::verify)
+                .layer(DefaultBodyLimit::max(verification::SEALED_COPY_LIMIT)),
+        )
         .route("/my/consents", get(citizen::consents::consents))
         .route("/my/consents/{id}/revoke", post(citizen::consents::revoke))
         .route("/my/inbox", get(citizen::inbox::inbox))

@@ -21,10 +21,11 @@ use maud::{Markup, html};
 use tongban_registry::market::deploy::{Deployment, MAX_STATE_REASON_CHARS, ReleaseAction, ReleasedVersion};
 use tongban_registry::release::{DeploymentAction, DeploymentState, Role, VersionState};
 
+use super::design::{ButtonKind, table_box};
 use super::error::{PageError, PageResult};
 use super::layout::{Lang, Problem, page};
 use super::session::{PageLang, WebUser};
-use super::vocabulary::{deployment_state_label, version_state_label};
+use super::vocabulary::{deployment_state_tag, version_state_tag};
 use crate::flows::access;
 use crate::flows::marketplace;
 use crate::state::AppState;
@@ -82,10 +83,10 @@ fn deployments_table(l: Lang, deployments: &[Deployment], own_region: Option<&st
         @if deployments.is_empty() {
             p { (l.t("尚未部署。", "Not deployed anywhere yet.")) }
         } @else {
-            table {
+            (table_box(l.t("部署", "Deployments"), html! { table {
                 thead { tr {
-                    th { (l.t("区域", "Region")) } th { (l.t("状态", "State")) }
-                    th { (l.t("比例", "Percentage")) } th { (l.t("试点名单", "Pilot group")) }
+                    th scope="col" { (l.t("区域", "Region")) } th scope="col" { (l.t("状态", "State")) }
+                    th scope="col" { (l.t("比例", "Percentage")) } th scope="col" { (l.t("试点名单", "Pilot group")) }
                 } }
                 tbody { @for d in deployments {
                     tr data-region=(d.region) data-state=(d.state.to_string()) {
@@ -93,12 +94,12 @@ fn deployments_table(l: Lang, deployments: &[Deployment], own_region: Option<&st
                             (d.region)
                             @if own_region == Some(d.region.as_str()) { " " (l.t("（本区域）", "(this region)")) }
                         }
-                        td { (deployment_state_label(d.state, l)) }
+                        td { (deployment_state_tag(d.state, l)) }
                         td { @if d.percentage > 0 { (d.percentage) "%" } @else { "—" } }
                         td { (d.pilot_group.join("、")) }
                     }
                 } }
-            }
+            } }))
         }
     }
 }
@@ -125,7 +126,7 @@ fn region_section(l: Lang, user: &WebUser, region: &str, v: &ReleasedVersion, re
     html! {
         section class="release" data-app=(v.app) data-version=(v.version) id={ "release-" (key) } {
             h3 { (app_name(v, l)) " " (v.version) }
-            p { (v.app) " · " (l.t("版本状态：", "Version state: ")) span data-version-state=(v.state.to_string()) { (version_state_label(v.state, l)) } }
+            p { code { (v.app) } " · " (l.t("版本状态：", "Version state: ")) span data-version-state=(v.state.to_string()) { (version_state_tag(v.state, l)) } }
             (deployments_table(l, &v.deployments, Some(region)))
             @if let Some(r) = refused {
                 p.field-error { (r.message) }
@@ -135,7 +136,7 @@ fn region_section(l: Lang, user: &WebUser, region: &str, v: &ReleasedVersion, re
                     (hidden)
                     label for={ "group-" (key) } { (l.t("试点名单（每行一个主体标识）", "Pilot group (one subject per line)")) }
                     textarea name="group" id={ "group-" (key) } rows="3" { (typed("group")) }
-                    div { button type="submit" name="action" value="pilot" { (l.t("开始试点", "Start a pilot")) } }
+                    div.button-group { button type="submit" name="action" value="pilot" { (l.t("开始试点", "Start a pilot")) } }
                 }
             }
             @if approved && table_allows(own, DeploymentAction::Rollout) {
@@ -143,19 +144,19 @@ fn region_section(l: Lang, user: &WebUser, region: &str, v: &ReleasedVersion, re
                     (hidden)
                     label for={ "percentage-" (key) } { (l.t("上线比例（%，1 到 100，只升不降）", "Rollout percentage (1 to 100, only rises)")) }
                     input type="number" name="percentage" min="1" max="100" id={ "percentage-" (key) } value=(typed("percentage"));
-                    div { button type="submit" name="action" value="rollout" { (l.t("灰度上线", "Roll out")) } }
+                    div.button-group { button type="submit" name="action" value="rollout" { (l.t("灰度上线", "Roll out")) } }
                 }
             }
             @if table_allows(own, DeploymentAction::Halt) {
                 form method="post" action=(action_url) {
                     (hidden)
-                    button type="submit" name="action" value="halt" { (l.t("暂停", "Halt")) }
+                    button type="submit" class=(ButtonKind::Warning.class()) name="action" value="halt" { (l.t("暂停", "Halt")) }
                 }
             }
             @if table_allows(own, DeploymentAction::Rollback) {
                 form method="post" action=(action_url) {
                     (hidden)
-                    button type="submit" name="action" value="rollback" { (l.t("回滚到上一版本", "Roll back to the previous version")) }
+                    button type="submit" class=(ButtonKind::Warning.class()) name="action" value="rollback" { (l.t("回滚到上一版本", "Roll back to the previous version")) }
                 }
             }
             @if v.state == VersionState::Approved {
@@ -163,7 +164,7 @@ fn region_section(l: Lang, user: &WebUser, region: &str, v: &ReleasedVersion, re
                     (hidden)
                     label for={ "yank-reason-" (key) } { (l.t("下架理由（必填）", "Reason for yanking (required)")) }
                     textarea name="reason" id={ "yank-reason-" (key) } rows="2" maxlength=(MAX_STATE_REASON_CHARS) { (typed("reason")) }
-                    div { button type="submit" name="action" value="yank" { (l.t("下架（各地停止新部署）", "Yank (no new deployments anywhere)")) } }
+                    div.button-group { button type="submit" class=(ButtonKind::Warning.class()) name="action" value="yank" { (l.t("下架（各地停止新部署）", "Yank (no new deployments anywhere)")) } }
                 }
             }
             @if let Some(reasons) = &v.state_reason {
@@ -327,7 +328,7 @@ fn security_section(l: Lang, user: &WebUser, v: &ReleasedVersion, refused: Optio
                 (app_name(v, l)) " " (v.version)
                 @if v.state == VersionState::Revoked { " " strong.revoked { (l.t("已吊销", "Revoked")) } }
             }
-            p { (v.app) " · " (l.t("版本状态：", "Version state: ")) (version_state_label(v.state, l)) }
+            p { code { (v.app) } " · " (l.t("版本状态：", "Version state: ")) (version_state_tag(v.state, l)) }
             @if let Some(reasons) = &v.state_reason {
                 div.state-reason {
                     (l.t("下架或吊销理由：", "Why it was yanked or revoked: "))
@@ -343,7 +344,7 @@ fn security_section(l: Lang, user: &WebUser, v: &ReleasedVersion, refused: Optio
                     input type="hidden" name="csrf" value=(user.csrf);
                     label for={ "reason-" (key) } { (l.t("吊销理由（必填）", "Reason for revoking (required)")) }
                     textarea name="reason" id={ "reason-" (key) } rows="2" maxlength=(MAX_STATE_REASON_CHARS) { (typed_reason) }
-                    div { button type="submit" name="action" value="revoke" { (l.t("立即吊销（各地停止服务）", "Revoke now (stops serving everywhere)")) } }
+                    div.button-group { button type="submit" class=(ButtonKind::Warning.class()) name="action" value="revoke" { (l.t("立即吊销（各地停止服务）", "Revoke now (stops serving everywhere)")) } }
                 }
             }
         }

@@ -17,67 +17,102 @@ use std::collections::HashMap;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
 use tongban_services::payments::{PayDecision, Payment, PaymentStatus};
 
+use super::design::{BannerKind, ButtonKind, banner, confirmation_panel, row, row_with_id, stylesheet, summary_list};
 use super::error::{PageError, PageResult};
+use super::layout::Lang;
 use super::session::{Visitor, form_token, form_token_matches};
+use super::vocabulary::payment_label;
 use crate::state::AppState;
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
 
 fn yuan(fen: u64) -> String {
     format!("{}.{:02}", fen / 100, fen % 100)
 }
 
-fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{title}</title></head><body><main>{body}</main></body></html>"
-    ))
+/// What the bank says above its form: nothing, a result, or a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Note {
+    None,
+    Paid,
+    Declined,
+    FormExpired,
+    OnlyTheOwnerDeclines,
+}
+
+/// The bank's page, in both languages (the bank does not know the
+/// platform's language choice), with the platform's stylesheet.
+fn page(title: &str, body: Markup) -> Html<String> {
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang="zh-CN" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) }
+                    link rel="stylesheet" href=(stylesheet::PATH.as_str());
+                }
+                body {
+                    header.site-header { div.site-header__inner { span.site-header__name { "沙箱银行 " span lang="en" { "Sandbox bank" } } } }
+                    main.page id="main" { h1 { (title) } div.page-body { (body) } }
+                }
+            }
+        }
+        .into_string(),
+    )
 }
 
 /// The page, with the form token and the cookie that pairs it with the browser.
 /// The decline button is shown only to the citizen the fee belongs to.
-fn pay_page(payment: &Payment, note: &str, headers: &HeaderMap, may_decline: bool) -> Response {
-    let status = payment.status.as_str();
+fn pay_page(payment: &Payment, note: Note, headers: &HeaderMap, may_decline: bool) -> Response {
     let (token, set_cookie) = form_token(headers);
-    let actions = if matches!(payment.status, PaymentStatus::Created | PaymentStatus::Started) {
-        let decline = if may_decline {
-            "<button type=\"submit\" name=\"decision\" value=\"decline\">取消 / Decline</button>"
-        } else {
-            ""
-        };
+    let open = matches!(payment.status, PaymentStatus::Created | PaymentStatus::Started);
+    let both = |status: PaymentStatus| {
         format!(
-            "<form method=\"post\" action=\"/pay/{id}\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{token}\">\
-             <button type=\"submit\" name=\"decision\" value=\"pay\">确认支付 / Pay</button> {decline}</form>",
-            id = escape(&payment.id),
-            token = escape(&token),
+            "{} / {}",
+            payment_label(status, Lang::Zh),
+            payment_label(status, Lang::En)
         )
-    } else {
-        // The bank sends the citizen back to the platform, as a provider's
-        // return link does.
-        "<p><a href=\"/my/cases\">返回我的办件 / Back to my cases</a></p>".to_owned()
     };
-    let mut response = page(
-        "沙箱银行支付 / Sandbox bank payment",
-        &format!(
-            "<h1>沙箱银行 / Sandbox bank</h1>\
-             <p>这是测试支付环境，不会产生真实扣款。/ This is a test payment; no money moves.</p>\
-             <dl><dt>事项 / For</dt><dd>{description}</dd>\
-             <dt>金额 / Amount</dt><dd id=\"amount\">¥{amount}</dd>\
-             <dt>状态 / Status</dt><dd id=\"status\">{status}</dd></dl>{note}{actions}",
-            description = escape(&payment.description),
-            amount = yuan(payment.amount_fen),
-        ),
-    )
-    .into_response();
+    let body = html! {
+        (banner(BannerKind::Important, "测试环境 / Test environment", html! {
+            p { "这是测试支付环境，不会产生真实扣款。" span lang="en" { " This is a test payment; no money moves." } }
+        }))
+        @match note {
+            Note::Paid => (confirmation_panel("支付成功 / Paid.", html! {})),
+            Note::Declined => p role="status" { "已取消支付 / Declined." },
+            Note::FormExpired => (banner(BannerKind::Warning, "请重新确认 / Confirm again", html! {
+                p role="alert" { "表单已失效或并非来自本页，请重新确认。/ The form expired or did not come from this page; confirm again." }
+            })),
+            Note::OnlyTheOwnerDeclines => (banner(BannerKind::Warning, "无法取消 / Cannot decline", html! {
+                p role="alert" { "只有缴费人本人登录后才能取消支付。/ Only the citizen this fee belongs to, signed in, can decline it." }
+            })),
+            Note::None => {},
+        }
+        (summary_list([
+            row("事项 / For", html! { (payment.description) }),
+            row_with_id("amount", "金额 / Amount", html! { "¥" (yuan(payment.amount_fen)) }),
+            row("状态 / Status", html! { span id="status" data-status=(payment.status.as_str()) { (both(payment.status)) } }),
+        ]))
+        @if open {
+            form method="post" action={ "/pay/" (payment.id) } {
+                input type="hidden" name="csrf" value=(token);
+                div.button-group {
+                    button type="submit" name="decision" value="pay" { "确认支付 / Pay" }
+                    @if may_decline {
+                        button type="submit" class=(ButtonKind::Secondary.class()) name="decision" value="decline" { "取消 / Decline" }
+                    }
+                }
+            }
+        } @else {
+            // The bank sends the citizen back to the platform, as a provider's
+            // return link does.
+            p { a href="/my/cases" { "返回我的办件 / Back to my cases" } }
+        }
+    };
+    let mut response = page("沙箱银行支付 / Sandbox bank payment", body).into_response();
     if let Some(value) = set_cookie {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -103,7 +138,7 @@ pub async fn show(
 ) -> PageResult {
     let payment = s.services.payment(&id).await?;
     let owner = is_fee_owner(&s, &payment, &visitor).await?;
-    Ok(pay_page(&payment, "", &headers, owner))
+    Ok(pay_page(&payment, Note::None, &headers, owner))
 }
 
 /// `POST /pay/{id}`: the citizen pays or declines. The sandbox bank settles
@@ -120,12 +155,7 @@ pub async fn decide(
     let owner = is_fee_owner(&s, &payment, &visitor).await?;
     if !form_token_matches(&headers, &form) {
         // The page again, with a fresh form to confirm from.
-        let mut page = pay_page(
-            &payment,
-            "<p role=\"alert\">表单已失效或并非来自本页，请重新确认。/ The form expired or did not come from this page; confirm again.</p>",
-            &headers,
-            owner,
-        );
+        let mut page = pay_page(&payment, Note::FormExpired, &headers, owner);
         *page.status_mut() = StatusCode::FORBIDDEN;
         return Ok(page);
     }
@@ -139,12 +169,7 @@ pub async fn decide(
         }
     };
     if decision == PayDecision::Decline && !owner {
-        let mut page = pay_page(
-            &payment,
-            "<p role=\"alert\">只有缴费人本人登录后才能取消支付。/ Only the citizen this fee belongs to, signed in, can decline it.</p>",
-            &headers,
-            owner,
-        );
+        let mut page = pay_page(&payment, Note::OnlyTheOwnerDeclines, &headers, owner);
         *page.status_mut() = StatusCode::FORBIDDEN;
         return Ok(page);
     }
@@ -159,9 +184,9 @@ pub async fn decide(
     }
     let payment = s.services.payment(&id).await?;
     let note = match payment.status {
-        PaymentStatus::Success => "<p role=\"status\">支付成功 / Paid.</p>",
-        PaymentStatus::Failed => "<p role=\"status\">已取消支付 / Declined.</p>",
-        _ => "",
+        PaymentStatus::Success => Note::Paid,
+        PaymentStatus::Failed => Note::Declined,
+        _ => Note::None,
     };
     Ok(pay_page(&payment, note, &headers, owner))
 }

@@ -17,10 +17,11 @@ use tongban_registry::release::Role;
 use tongban_services::{InputProblemKind, ServiceError, now_ms};
 
 use super::citizen::cases::case_details;
+use super::design::{ButtonKind, row, summary_list, table_box};
 use super::error::{PageError, PageResult, status_of};
 use super::layout::{Lang, Problem, page};
 use super::session::{PageLang, Staff, WebUser};
-use super::vocabulary::{channel_label, rating_label};
+use super::vocabulary::{channel_label, or_code, rating_label, stage_tag};
 use crate::flows::access;
 use crate::flows::steps::{self, StepInput};
 use crate::flows::{FlowError, rating};
@@ -53,20 +54,25 @@ async fn work_page(
     let when = super::layout::local_time;
     let body = html! {
         h2 { (l.t("受理队列", "Intake queue")) " (" (intake.len()) ")" }
-        table {
-            thead { tr { th { (l.t("办件", "Case")) } th { (l.t("事项", "Item")) } th { (l.t("渠道", "Channel")) } th { (l.t("提交时间", "Submitted")) } } }
-            tbody { @for c in &intake { tr {
-                td { a href={ "/work/cases/" (c.id) } { (c.id) } } td { (c.item) } td data-channel=(c.channel) { (channel_label(&c.channel, l)) } td { (when(c.submitted_at)) }
-            } } }
+        @if intake.is_empty() { p { (l.t("没有待受理的办件。", "No cases wait for intake.")) } } @else {
+            (table_box(l.t("受理队列", "Intake queue"), html! { table {
+                thead { tr { th scope="col" { (l.t("办件", "Case")) } th scope="col" { (l.t("事项", "Item")) } th scope="col" { (l.t("渠道", "Channel")) } th scope="col" { (l.t("提交时间", "Submitted")) } } }
+                tbody { @for c in &intake { tr {
+                    td { a href={ "/work/cases/" (c.id) } { (c.id) } } td { (c.item) } td data-channel=(c.channel) { (or_code(channel_label(&c.channel, l), &c.channel)) } td { (when(c.submitted_at)) }
+                } } }
+            } }))
         }
         h2 { (l.t("办理队列", "Handling queue")) " (" (handling.len()) ")" }
-        table {
-            thead { tr { th { (l.t("办件", "Case")) } th { (l.t("事项", "Item")) } th { (l.t("承诺办结时间", "Due")) } } }
-            tbody { @for c in &handling { tr {
-                td { a href={ "/work/cases/" (c.id) } { (c.id) } }
-                td { (c.item) }
-                td { @if let Some(due) = c.due_at { (when(due)) } @if c.overdue(now) { " " span.overdue { (l.t("已超期", "Overdue")) } } }
-            } } }
+        @if handling.is_empty() { p { (l.t("没有待办理的办件。", "No cases wait for handling.")) } } @else {
+            (table_box(l.t("办理队列", "Handling queue"), html! { table {
+                thead { tr { th scope="col" { (l.t("办件", "Case")) } th scope="col" { (l.t("事项", "Item")) } th scope="col" { (l.t("状态", "Stage")) } th scope="col" { (l.t("承诺办结时间", "Due")) } } }
+                tbody { @for c in &handling { tr {
+                    td { a href={ "/work/cases/" (c.id) } { (c.id) } }
+                    td { (c.item) }
+                    td { (stage_tag(c.stage.as_str(), l)) }
+                    td { @if let Some(due) = c.due_at { (when(due)) } @if c.overdue(now) { " " span.overdue { (l.t("已超期", "Overdue")) } } }
+                } } }
+            } }))
         }
         section id="remediation" {
             h2 { (l.t("差评整改", "Remediation of bad ratings")) " (" (remediations.len()) ")" }
@@ -76,18 +82,17 @@ async fn work_page(
                 @let error = problem.as_ref().filter(|p| p.field_id == note_id);
                 article id=(item.id) {
                     h3 { a href={ "/work/cases/" (item.case) } { (item.case) } }
-                    dl {
-                        dt { (l.t("评价", "Rating")) } dd { (rating_label(item.level, l)) }
-                        dt { (l.t("评价意见", "Comment")) } dd { (item.comment.as_deref().unwrap_or(l.t("（无）", "(none)"))) }
-                        dt { (l.t("整改期限", "Due")) }
-                        dd { (when(item.due_at)) @if item.overdue(now) { " " span.overdue { (l.t("已超期", "Overdue")) } } }
-                    }
+                    (summary_list([
+                        row(l.t("评价", "Rating"), html! { (rating_label(item.level, l)) }),
+                        row(l.t("评价意见", "Comment"), html! { (item.comment.as_deref().unwrap_or(l.t("（无）", "(none)"))) }),
+                        row(l.t("整改期限", "Due"), html! { (when(item.due_at)) @if item.overdue(now) { " " span.overdue { (l.t("已超期", "Overdue")) } } }),
+                    ]))
                     form method="post" action={ "/work/remediation/" (item.id) } {
                         input type="hidden" name="csrf" value=(user.csrf);
                         label for=(note_id) { (l.t("整改情况", "What was done")) }
                         @if let Some(p) = error { span.field-error id={ (note_id) "-error" } { (p.message) } }
                         textarea id=(note_id) name="note" rows="3" aria-describedby=[error.map(|_| format!("{note_id}-error"))] {}
-                        div { button type="submit" { (l.t("整改完成", "Mark as remediated")) } }
+                        div.button-group { button type="submit" { (l.t("整改完成", "Mark as remediated")) } }
                     }
                 }
             }
@@ -175,10 +180,10 @@ async fn case_page(
             textarea id="reason" name="reason" rows="3" maxlength=(MAX_REASON_CHARS)
                 aria-describedby=[reason_error.map(|_| "reason-error")] { (typed.reason) }
             @if stage == "submitted" && user.actor.role == Role::WindowClerk {
-                div {
+                div.button-group {
                     button type="submit" name="action" value="accept" { (l.t("受理", "Accept")) }
-                    button type="submit" name="action" value="request-correction" { (l.t("要求补正", "Request a correction")) }
-                    button type="submit" name="action" value="reject" { (l.t("不予受理", "Reject")) }
+                    button type="submit" class=(ButtonKind::Secondary.class()) name="action" value="request-correction" { (l.t("要求补正", "Request a correction")) }
+                    button type="submit" class=(ButtonKind::Warning.class()) name="action" value="reject" { (l.t("不予受理", "Reject")) }
                 }
             }
             @if matches!(stage, "accepted" | "handling") {
@@ -190,19 +195,19 @@ async fn case_page(
                         option value=(o.code) selected[typed.to_org == o.code] { (o.name) " (" (o.code) ")" }
                     } }
                 }
-                div {
-                    button type="submit" name="action" value="hand-off" { (l.t("移交", "Hand off")) }
+                div.button-group {
+                    button type="submit" class=(ButtonKind::Secondary.class()) name="action" value="hand-off" { (l.t("移交", "Hand off")) }
                     @if user.actor.role == Role::Handler {
                         button type="submit" name="action" value="approve" { (l.t("批准", "Approve")) }
-                        button type="submit" name="action" value="deny" { (l.t("不予批准", "Deny")) }
+                        button type="submit" class=(ButtonKind::Warning.class()) name="action" value="deny" { (l.t("不予批准", "Deny")) }
                     }
                 }
             }
             @if matches!(stage, "approved") {
-                div { button type="submit" name="action" value="deliver" { (l.t("出件", "Deliver")) } }
+                div.button-group { button type="submit" name="action" value="deliver" { (l.t("出件", "Deliver")) } }
             }
             @if matches!(stage, "delivered" | "denied") {
-                div { button type="submit" name="action" value="close" { (l.t("办结", "Close")) } }
+                div.button-group { button type="submit" name="action" value="close" { (l.t("办结", "Close")) } }
             }
         }
     };

@@ -73,6 +73,50 @@ impl Browser {
         self.finish(response)
     }
 
+    /// Post one file as a `multipart/form-data` form does, with `fields`
+    /// before it.
+    pub fn post_file(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file_field: &str,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> Page {
+        let boundary = "----tongban-page-client-boundary-9c1d";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{file_field}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let response = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Cookie", self.cookie_header())
+            .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+            .send(&body[..]);
+        match response {
+            Ok(response) => self.finish(response),
+            // A server may answer an oversized body early and close the
+            // connection while it is still being sent.
+            Err(e) => Page {
+                status: 0,
+                location: None,
+                body: e.to_string(),
+            },
+        }
+    }
+
     pub fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let response = self
             .agent

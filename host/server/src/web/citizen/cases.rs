@@ -17,30 +17,37 @@ use crate::flows::FlowError;
 use crate::flows::apply;
 use crate::flows::calls::served;
 use crate::state::AppState;
+use crate::web::design::{ButtonKind, Step, Task, progress, row, row_with_id, summary_list, table_box, task_list};
 use crate::web::error::{PageError, PageResult, status_of};
 use crate::web::form;
 use crate::web::layout::{Lang, Problem, page};
 use crate::web::session::{Citizen, PageLang, WebUser};
-use crate::web::vocabulary::{channel_label, event_label, payment_label, rating_label, stage_label};
+use crate::web::vocabulary::{actor_label, channel_label, event_label, or_code, payment_tag, rating_label, stage_tag};
 
 /// `GET /my/cases`.
 pub async fn cases(State(s): State<AppState>, lang: PageLang, Citizen { user, subject }: Citizen) -> PageResult {
     let l = lang.lang;
     let cases = s.services.cases_of_subject(&subject).await?;
     let body = html! {
-        @if cases.is_empty() { p { (l.t("您还没有办件。", "You have no cases yet.")) } }
-        table {
-            thead { tr { th { (l.t("办件编号", "Case")) } th { (l.t("事项", "Item")) } th { (l.t("状态", "Stage")) } th { (l.t("提交时间", "Submitted")) } } }
-            tbody {
-                @for c in &cases {
-                    tr {
-                        td { a href={ "/my/cases/" (c.id) } { (c.id) } }
-                        td { (c.item) }
-                        td { (stage_label(c.stage.as_str(), l)) }
-                        td { (when(c.submitted_at)) }
+        @if cases.is_empty() {
+            p { (l.t("您还没有办件。", "You have no cases yet.")) }
+            p { a href="/" { (l.t("查找可办理的服务", "Find a service to apply for")) } }
+        } @else {
+            (table_box(l.t("我的办件", "My cases"), html! {
+                table {
+                    thead { tr { th scope="col" { (l.t("办件编号", "Case")) } th scope="col" { (l.t("事项", "Item")) } th scope="col" { (l.t("状态", "Stage")) } th scope="col" { (l.t("提交时间", "Submitted")) } } }
+                    tbody {
+                        @for c in &cases {
+                            tr {
+                                td { a href={ "/my/cases/" (c.id) } { (c.id) } }
+                                td { (c.item) }
+                                td { (stage_tag(c.stage.as_str(), l)) }
+                                td { (when(c.submitted_at)) }
+                            }
+                        }
                     }
                 }
-            }
+            }))
         }
     };
     Ok(lang.respond(page(l, Some(&user), l.t("我的办件", "My cases"), &[], body)))
@@ -76,52 +83,81 @@ pub async fn case_details(s: &AppState, id: &str, l: Lang) -> Result<Markup, Pag
             }),
         Err(_) => None,
     };
-    let labelled = |label: &str, code: &str| -> String {
-        if label.is_empty() {
-            code.to_owned()
-        } else {
-            label.to_owned()
-        }
+    let steps: Vec<Step> = timeline
+        .iter()
+        .map(|e| Step {
+            kind: e.kind.clone(),
+            what: or_code(event_label(&e.kind, l), &e.kind).to_owned(),
+            when: when(e.at),
+            who: match (actor_label(&e.actor, l), &e.actor_org) {
+                (Some(label), _) => label.to_owned(),
+                (None, Some(org)) => format!("{} · {}", org_name(org), e.actor),
+                (None, None) => e.actor.clone(),
+            },
+            detail: event_detail(&e.kind, &e.detail, l, &org_name),
+        })
+        .collect();
+    let item = match &item_name {
+        Some(name) => format!("{name} ({})", case.item),
+        None => case.item.clone(),
     };
     Ok(html! {
-        dl {
-            dt { (l.t("事项", "Item")) }
-            dd { @if let Some(name) = &item_name { (name) " (" (case.item) ")" } @else { (case.item) } }
-            dt { (l.t("状态", "Stage")) } dd id="stage" data-stage=(case.stage.as_str()) { (stage_label(case.stage.as_str(), l)) }
-            dt { (l.t("渠道", "Channel")) }
-            dd data-channel=(case.channel) {
-                (labelled(channel_label(&case.channel, l), &case.channel))
+        (summary_list([
+            row(l.t("办件编号", "Case number"), html! { code { (case.id) } }),
+            row(l.t("事项", "Item"), html! { (item) }),
+            row_with_id("stage", l.t("状态", "Stage"), html! { span data-stage=(case.stage.as_str()) { (stage_tag(case.stage.as_str(), l)) } }),
+            row(l.t("渠道", "Channel"), html! {
+                span data-channel=(case.channel) { (or_code(channel_label(&case.channel, l), &case.channel)) }
                 @if let Some(clerk) = &case.on_behalf_of { " · " (l.t("代办人员 ", "clerk ")) (clerk) }
-            }
-            dt { (l.t("受理机构", "Accepting org")) } dd { (org_name(&case.accepting_org)) }
-            dt { (l.t("办理机构", "Handling org")) } dd { (org_name(&case.handling_org)) }
-            @if let Some(due) = case.due_at {
-                dt { (l.t("承诺办结时间", "Due")) }
-                dd { (when(due)) @if case.overdue(now_ms()) { " " span.overdue { (l.t("已超期", "Overdue")) } } }
-            }
-        }
+            }),
+            row(l.t("受理机构", "Accepting org"), html! { (org_name(&case.accepting_org)) }),
+            row(l.t("办理机构", "Handling org"), html! { (org_name(&case.handling_org)) }),
+        ].into_iter().chain(case.due_at.map(|due| row(l.t("承诺办结时间", "Due"), html! {
+            (when(due)) @if case.overdue(now_ms()) { " " span.overdue { (l.t("已超期", "Overdue")) } }
+        })))))
         @if !payments.is_empty() {
             h2 { (l.t("费用", "Fees")) }
-            ul {
-                @for p in &payments {
-                    li data-status=(p.status.as_str()) {
-                        (p.description) " ¥" (format!("{}.{:02}", p.amount_fen / 100, p.amount_fen % 100)) " — " (payment_label(p.status, l))
-                        @if matches!(p.status.as_str(), "created" | "started") { " " a href={ "/pay/" (p.id) } { (l.t("去支付", "Pay now")) } }
+            (task_list(l.t("费用", "Fees"), &payments.iter().map(|p| Task {
+                name: format!("{} ¥{}.{:02}", p.description, p.amount_fen / 100, p.amount_fen % 100),
+                href: None,
+                status: html! {
+                    span data-status=(p.status.as_str()) { (payment_tag(p.status, l)) }
+                    @if matches!(p.status.as_str(), "created" | "started") {
+                        " " a class=(ButtonKind::Primary.class()) href={ "/pay/" (p.id) } { (l.t("去支付", "Pay now")) }
                     }
-                }
-            }
+                },
+            }).collect::<Vec<_>>()))
         }
-        h2 { (l.t("办理进度", "Timeline")) }
-        ol {
-            @for e in &timeline {
-                li data-kind=(e.kind) {
-                    (when(e.at)) " · " strong { (labelled(event_label(&e.kind, l), &e.kind)) }
-                    @if !e.detail.is_empty() { " · " (e.detail) }
-                    " · " (e.actor)
-                }
-            }
-        }
+        h2 { (l.t("办理进度", "Progress")) }
+        (progress(l.t("办理进度", "Progress"), &steps))
     })
+}
+
+/// A timeline event's note in the page's language: the channel of a
+/// submission, the payment of a fee, the org a case was handed to; a
+/// person's own words (a reason) as they wrote them.
+fn event_detail(kind: &str, detail: &str, l: Lang, org_name: &dyn Fn(&str) -> String) -> String {
+    match kind {
+        "submitted" => {
+            let mut parts = detail.split("; ");
+            let channel = parts
+                .next()
+                .and_then(|c| c.strip_prefix("channel "))
+                .map(|c| or_code(channel_label(c, l), c).to_owned())
+                .unwrap_or_default();
+            match parts.next().and_then(|c| c.strip_prefix("continues case ")) {
+                Some(from) => format!("{channel} · {}{from}", l.t("接续办件 ", "continues case ")),
+                None => channel,
+            }
+        }
+        "paid" => format!("{}{detail}", l.t("支付单号 ", "payment ")),
+        "hand-off" => match detail.split_once(": ") {
+            Some((org, reason)) if reason.trim().is_empty() => format!("{}{}", l.t("移交至 ", "to "), org_name(org)),
+            Some((org, reason)) => format!("{}{} · {reason}", l.t("移交至 ", "to "), org_name(org)),
+            None => format!("{}{}", l.t("移交至 ", "to "), org_name(detail.trim_end_matches(':'))),
+        },
+        _ => detail.to_owned(),
+    }
 }
 
 /// `GET /my/cases/{id}`: the case and, once it is finished, its rating
@@ -218,7 +254,7 @@ async fn correction_form(
             form method="post" action={ "/my/cases/" (case.id) "/correction" } novalidate {
                 input type="hidden" name="csrf" value=(user.csrf);
                 (form::fields(schema.as_ref().unwrap_or(&empty), &submitted, &returned.correction_errors, l))
-                div { button type="submit" id="resubmit" { (l.t("提交补正", "Submit the correction")) } }
+                div.button-group { button type="submit" id="resubmit" { (l.t("提交补正", "Submit the correction")) } }
             }
         }
     })
@@ -308,10 +344,9 @@ async fn evaluation(
                     @if let Some(message) = &level_problem { span.field-error id="level-error" { (message) } }
                     @for level in RatingLevel::ALL {
                         @let id = format!("level-{}", level.as_str());
-                        div {
+                        div.choice {
                             input type="radio" name="level" id=(id) value=(level.as_str()) checked[typed.level == level.as_str()];
-                            " "
-                            label for=(id) style="display:inline;font-weight:normal" { (rating_label(level, l)) }
+                            label for=(id) { (rating_label(level, l)) }
                         }
                     }
                 }
@@ -324,7 +359,7 @@ async fn evaluation(
                 }
                 @if let Some(message) = &comment_problem { span.field-error id="comment-error" { (message) } }
                 textarea id="comment" name="comment" rows="4" aria-describedby=[comment_problem.as_ref().map(|_| "comment-error")] { (typed.comment) }
-                div { button type="submit" id="rate" { (l.t("提交评价", "Submit your rating")) } }
+                div.button-group { button type="submit" id="rate" { (l.t("提交评价", "Submit your rating")) } }
             }
         }
     })

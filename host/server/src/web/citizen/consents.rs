@@ -10,10 +10,11 @@ use tongban_services::consent::ConsentState;
 use tongban_services::now_ms;
 
 use crate::state::AppState;
+use crate::web::design::{ButtonKind, table_box};
 use crate::web::error::PageResult;
 use crate::web::layout::page;
 use crate::web::session::{Citizen, PageLang};
-use crate::web::vocabulary::consent_state_label;
+use crate::web::vocabulary::consent_state_tag;
 
 /// `GET /my/consents`.
 pub async fn consents(State(s): State<AppState>, lang: PageLang, Citizen { user, subject }: Citizen) -> PageResult {
@@ -22,27 +23,27 @@ pub async fn consents(State(s): State<AppState>, lang: PageLang, Citizen { user,
     let now = now_ms();
     let body = html! {
         @if all.is_empty() { p { (l.t("暂无授权。", "No consents.")) } }
-        table {
-            thead { tr { th { (l.t("服务", "Service")) } th { (l.t("用途", "Purpose")) } th { (l.t("状态", "State")) } th { (l.t("操作", "Action")) } } }
+        (table_box(l.t("我的授权", "My consents"), html! { table {
+            thead { tr { th scope="col" { (l.t("服务", "Service")) } th scope="col" { (l.t("用途", "Purpose")) } th scope="col" { (l.t("状态", "State")) } th scope="col" { (l.t("操作", "Action")) } } }
             tbody {
                 @for c in &all {
                     @let state = c.state_at(now);
                     tr {
                         td { (c.app) }
-                        td { (c.purpose_text) }
-                        td data-state=(format!("{state:?}").to_lowercase()) { (consent_state_label(state, l)) }
+                        td { (l.part_of(&c.purpose_text)) }
+                        td { (consent_state_tag(state, l)) }
                         td {
                             @if state == ConsentState::Granted {
                                 form method="post" action={ "/my/consents/" (c.id) "/revoke" } {
                                     input type="hidden" name="csrf" value=(user.csrf);
-                                    button type="submit" { (l.t("撤回", "Revoke")) }
+                                    button type="submit" class=(ButtonKind::Warning.class()) { (l.t("撤回", "Revoke")) }
                                 }
                             }
                         }
                     }
                 }
             }
-        }
+        } }))
     };
     Ok(lang.respond(page(l, Some(&user), l.t("我的授权", "My consents"), &[], body)))
 }

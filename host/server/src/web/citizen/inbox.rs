@@ -15,7 +15,9 @@ pub async fn inbox(State(s): State<AppState>, lang: PageLang, Citizen { user, su
     let messages = s.services.inbox(&subject).await?;
     let body = html! {
         @if messages.is_empty() { p { (l.t("暂无消息。", "No messages.")) } }
-        ul { @for m in &messages { li { (when(m.created_at)) " · " (m.body) } } }
+        ul.task-list aria-label=(l.t("消息", "Inbox")) {
+            @for m in &messages { li.task-list__item { span { (l.part_of(&m.body)) } span.hint { (when(m.created_at)) } } }
+        }
     };
     Ok(lang.respond(page(l, Some(&user), l.t("消息", "Inbox"), &[], body)))
 }

@@ -3,6 +3,7 @@
 //! naming the version that serves me), and applying through the one flow
 //! the API uses.
 
+use crate::web::design::ButtonKind;
 use std::collections::{BTreeMap, HashMap};
 
 use axum::Form;
@@ -66,8 +67,10 @@ pub async fn home(
     let body = html! {
         form method="get" action="/" role="search" {
             label for="q" { (l.t("搜索服务", "Search services")) }
-            input id="q" name="q" type="search" value=(query.clone().unwrap_or_default());
-            button type="submit" { (l.t("搜索", "Search")) }
+            div.search {
+                input id="q" name="q" type="search" value=(query.clone().unwrap_or_default());
+                button type="submit" class=(ButtonKind::Secondary.class()) { (l.t("搜索", "Search")) }
+            }
         }
         @if let Some(region) = &region {
             p { (l.t("您所在地区的服务：", "Services of your region: ")) (region) }
@@ -75,9 +78,11 @@ pub async fn home(
         @if served.is_empty() {
             p { (l.t("没有找到服务。", "No services found.")) }
         }
-        ul {
+        ul.card-list {
             @for e in &served {
-                li { a href={ "/services/" (e.id) } { (if l == Lang::En && !e.name_en.is_empty() { &e.name_en } else { &e.name_zh }) } }
+                li.card {
+                    h2 { a href={ "/services/" (e.id) } { (if l == Lang::En && !e.name_en.is_empty() { &e.name_en } else { &e.name_zh }) } }
+                }
             }
         }
     };
@@ -137,12 +142,18 @@ pub async fn service(
             h2 { (l.t("授权同意", "Consent")) }
             p { (l.t("为办理本事项，本服务需要读取您的以下信息：", "To handle this item, the service needs to read:")) }
             ul { @for scope in &scopes { li { (scope_label(scope, l)) } } }
-            p { strong { (l.t("用途：", "Purpose: ")) } (item.name.zh_cn) "（" (item.code) "）：" (purpose) }
+            p {
+                strong { (l.t("用途：", "Purpose: ")) }
+                (match (l, &item.name.en) { (Lang::En, Some(en)) => en.as_str(), _ => item.name.zh_cn.as_str() })
+                "（" code { (item.code) } "）：" (l.part_of(&purpose))
+            }
             p { (l.t("授权有效期 90 天，您可以随时在“我的授权”中撤回。", "The consent lasts 90 days; you can revoke it at any time under My consents.")) }
             form method="post" action={ "/services/" (app) "/consent" } {
                 input type="hidden" name="csrf" value=(user.csrf);
-                button type="submit" name="decision" value="grant" { (l.t("同意", "I agree")) }
-                button type="submit" name="decision" value="deny" { (l.t("不同意", "I do not agree")) }
+                div.button-group {
+                    button type="submit" name="decision" value="grant" { (l.t("同意", "I agree")) }
+                    button type="submit" class=(ButtonKind::Secondary.class()) name="decision" value="deny" { (l.t("不同意", "I do not agree")) }
+                }
             }
         };
         return Ok(lang.respond(page(l, Some(&user), &title, &[], body)));
@@ -267,7 +278,7 @@ fn apply_page(
             input type="hidden" name="csrf" value=(user.csrf);
             input type="hidden" name="submission_key" value=(key);
             (form::fields(schema.unwrap_or(&empty), values, errors, l))
-            div { button type="submit" { (l.t("提交申请", "Submit the application")) } }
+            div.button-group { button type="submit" { (l.t("提交申请", "Submit the application")) } }
         }
     };
     (status, page(l, Some(user), title, &problems, body)).into_response()

@@ -26,10 +26,11 @@ use tongban_registry::diff::{CapabilityChange, ChangeKind};
 use tongban_registry::market::MarketError;
 use tongban_registry::release::{Role, VersionState};
 
+use super::design::{Tone, table_box, tag};
 use super::error::PageError;
 use super::layout::{Lang, Problem};
 use super::session::WebUser;
-use super::vocabulary::version_state_label;
+use super::vocabulary::version_state_tag;
 use crate::flows::access;
 
 /// The form field that carries the package file.
@@ -45,11 +46,11 @@ pub(super) fn reviewer_only(user: &WebUser) -> Result<(), PageError> {
     Ok(access::require(&user.case_actor(), &[Role::Reviewer])?)
 }
 
-/// The state's label with its stable name beside it, so both people and
+/// The state as a tag, its stable name in `data-state`, so both people and
 /// scripts find it.
 pub(super) fn state_badge(l: Lang, state: VersionState) -> Markup {
     html! {
-        span.version-state data-state=(state) { (version_state_label(state, l)) " " code { (state) } }
+        span.version-state data-state=(state) { (version_state_tag(state, l)) }
     }
 }
 
@@ -95,7 +96,7 @@ pub(super) fn check_report(l: Lang, report: &CheckReport) -> Markup {
                 @let failed = report.problems.iter().any(|p| p.check == *check);
                 li {
                     code { (check) } " "
-                    @if failed { strong { (l.t("未通过", "failed")) } } @else { (l.t("通过", "passed")) }
+                    @if failed { (tag("failed", l.t("未通过", "Failed"), Tone::Danger)) } @else { (tag("passed", l.t("通过", "Passed"), Tone::Success)) }
                 }
             }
         }
@@ -132,7 +133,7 @@ pub(super) fn diff_table(l: Lang, diff: &[CapabilityChange], unchanged: &[String
         @if diff.is_empty() && unchanged.is_empty() {
             p { (l.t("没有申请任何权限。", "No capabilities are requested.")) }
         } @else {
-            table.capability-diff {
+            (table_box(l.t("权限变化", "Capability changes"), html! { table.capability-diff {
                 caption { (l.t("与上一个已通过版本相比", "Against the last approved version")) }
                 thead { tr {
                     th scope="col" { (l.t("权限", "Capability")) }
@@ -158,7 +159,7 @@ pub(super) fn diff_table(l: Lang, diff: &[CapabilityChange], unchanged: &[String
                         }
                     }
                 }
-            }
+            } }))
         }
     }
 }

@@ -3,6 +3,7 @@
 //! check report and the capability diff), and withdrawing a version that is
 //! still in review.
 
+use crate::web::design::{ButtonKind, confirmation_panel, row, summary_list, table_box};
 use std::collections::HashMap;
 
 use axum::Form;
@@ -56,7 +57,7 @@ async fn publish_page(
         @for (app, list) in &apps {
             @let name = if l == Lang::En && !list[0].name_en.is_empty() { &list[0].name_en } else { &list[0].name_zh };
             h3 { (name) " " code { (app) } }
-            table.versions {
+            (table_box(&format!("{} {}", l.t("版本", "Versions"), app), html! { table.versions {
                 thead { tr {
                     th scope="col" { (l.t("版本", "Version")) }
                     th scope="col" { (l.t("状态", "State")) }
@@ -86,14 +87,14 @@ async fn publish_page(
                         @if matches!(v.state, VersionState::Submitted | VersionState::InReview) {
                             form method="post" action={ "/publish/" (v.app) "/" (v.version) "/withdraw" } {
                                 input type="hidden" name="csrf" value=(user.csrf);
-                                button type="submit" aria-label={ (l.t("撤回 ", "Withdraw ")) (v.app) "@" (v.version) } {
+                                button type="submit" class=(ButtonKind::Secondary.class()) aria-label={ (l.t("撤回 ", "Withdraw ")) (v.app) "@" (v.version) } {
                                     (l.t("撤回", "Withdraw"))
                                 }
                             }
                         }
                     }
                 } } }
-            }
+            } }))
         }
         h2 { (l.t("发布新版本", "Publish a new version")) }
         p { (l.t(
@@ -106,7 +107,7 @@ async fn publish_page(
             @if let Some(p) = package_problem { span.field-error id="package-error" { (p.message) } }
             input type="file" id="package" name=(PACKAGE_FIELD) accept=".tbpkg"
                 aria-describedby=[package_problem.map(|_| "package-error")];
-            div { button type="submit" id="publish-submit" { (l.t("提交审核", "Submit for review")) } }
+            div.button-group { button type="submit" id="publish-submit" { (l.t("提交审核", "Submit for review")) } }
         }
     };
     Ok((status, page(l, Some(user), l.t("发布", "Publish"), problems, body)).into_response())
@@ -213,13 +214,15 @@ async fn receipt_page(s: &AppState, l: Lang, user: &WebUser, receipt: &PublishRe
     let unchanged = submission.as_ref().and_then(|s| s.unchanged().ok()).unwrap_or_default();
     let gains = receipt.diff.iter().filter(|c| c.needs_acknowledgement()).count();
     let body = html! {
-        p.receipt { strong { (receipt.app) "@" (receipt.version) } " " (state_badge(l, receipt.state)) }
-        dl {
-            dt { (l.t("应用", "App")) } dd { code { (receipt.app) } }
-            dt { (l.t("版本", "Version")) } dd { (receipt.version) }
-            dt { (l.t("状态", "State")) } dd { (state_badge(l, receipt.state)) }
-            dt { (l.t("软件包摘要", "Package digest")) } dd { code { (receipt.package_digest) } }
-        }
+        (confirmation_panel(l.t("已提交审核", "Submitted for review"), html! {
+            p.receipt { strong { (receipt.app) "@" (receipt.version) } " " (state_badge(l, receipt.state)) }
+        }))
+        (summary_list([
+            row(l.t("应用", "App"), html! { code { (receipt.app) } }),
+            row(l.t("版本", "Version"), html! { (receipt.version) }),
+            row(l.t("状态", "State"), state_badge(l, receipt.state)),
+            row(l.t("软件包摘要", "Package digest"), html! { code { (receipt.package_digest) } }),
+        ]))
         h2 { (l.t("自动检查", "Checks")) }
         @match &submission {
             Some(sub) => (check_report(l, &sub.check_report)),

@@ -3,6 +3,7 @@
 //! where every added capability is ticked one by one before approving, and
 //! requesting changes or rejecting needs a reason.
 
+use crate::web::design::{ButtonKind, row, summary_list, table_box};
 use std::collections::HashMap;
 
 use axum::body::Bytes;
@@ -41,7 +42,7 @@ pub async fn queue(State(s): State<AppState>, lang: PageLang, user: WebUser) -> 
         @if queue.is_empty() {
             p { (l.t("暂无待审核的版本。", "Nothing is waiting for review.")) }
         } @else {
-            table.review-queue {
+            (table_box(l.t("审核队列", "Review queue"), html! { table.review-queue {
                 thead { tr {
                     th scope="col" { (l.t("应用与版本", "App and version")) }
                     th scope="col" { (l.t("发布机构", "Org")) }
@@ -54,7 +55,7 @@ pub async fn queue(State(s): State<AppState>, lang: PageLang, user: WebUser) -> 
                     td { (q.submitted_by) }
                     td { (local_time(q.submitted_at)) }
                 } } }
-            }
+            } }))
         }
     };
     Ok(lang.respond(page(l, Some(&user), l.t("审核队列", "Review queue"), &[], body)))
@@ -84,26 +85,23 @@ async fn review_page(
     let unchanged = submission.unchanged().unwrap_or_default();
     let (app, version) = (&submission.app, &submission.version);
     let body = html! {
-        dl {
-            dt { (l.t("应用", "App")) } dd { code { (app) } }
-            dt { (l.t("版本", "Version")) } dd { (version) }
-            dt { (l.t("发布机构", "Org")) } dd { (org_name) " (" (submission.org) ")" }
-            dt { (l.t("状态", "State")) } dd { (state_badge(l, submission.state)) }
-            dt { (l.t("签名密钥", "Signing key")) } dd { code { (submission.key_id) } }
-            dt { (l.t("软件包摘要", "Package digest")) } dd { code { (submission.package_digest) } }
-            @if let Some(by) = &submission.decided_by {
-                dt { (l.t("审核人", "Decided by")) } dd { (by) }
-            }
-            @if let Some(reason) = &submission.decision_reason {
-                dt { (l.t("理由", "Reason")) } dd { (reason) }
-            }
-        }
+        (summary_list([
+            row(l.t("应用", "App"), html! { code { (app) } }),
+            row(l.t("版本", "Version"), html! { (version) }),
+            row(l.t("发布机构", "Org"), html! { (org_name) " (" (submission.org) ")" }),
+            row(l.t("状态", "State"), state_badge(l, submission.state)),
+            row(l.t("签名密钥", "Signing key"), html! { code { (submission.key_id) } }),
+            row(l.t("软件包摘要", "Package digest"), html! { code { (submission.package_digest) } }),
+        ].into_iter()
+            .chain(submission.decided_by.as_ref().map(|by| row(l.t("审核人", "Decided by"), html! { (by) })))
+            .chain(submission.decision_reason.as_ref().map(|reason| row(l.t("理由", "Reason"), html! { (reason) }))))
+        )
         h2 { (l.t("自动检查", "Checks")) }
         (check_report(l, &submission.check_report))
         h2 { (l.t("权限变化", "Capability changes")) }
         (diff_table(l, &submission.diff, &unchanged))
         h2 { (l.t("清单", "Manifest")) }
-        pre.manifest { (submission.manifest) }
+        pre.manifest tabindex="0" aria-label=(l.t("清单", "Manifest")) { (submission.manifest) }
         @if submission.state == VersionState::InReview {
             h2 { (l.t("审核决定", "Decision")) }
             form method="post" action={ "/reviews/" (app) "/" (version) } novalidate {
@@ -116,11 +114,10 @@ async fn review_page(
                         )) }
                         @for (n, capability) in submission.needs_acknowledgement.iter().enumerate() {
                             @let id = format!("ack-{}", n + 1);
-                            div {
+                            div.choice {
                                 input type="checkbox" name="ack" value=(capability) id=(id)
                                     checked[entered.ticked.contains(capability)];
-                                " "
-                                label for=(id) style="display:inline;font-weight:400" { code { (capability) } }
+                                label for=(id) { code { (capability) } }
                             }
                         }
                     }
@@ -129,8 +126,8 @@ async fn review_page(
                 textarea id="reason" name="reason" rows="4" maxlength="2000" { (entered.reason) }
                 div {
                     button type="submit" name="decision" value="approve" id="approve" { (l.t("批准", "Approve")) }
-                    button type="submit" name="decision" value="request-changes" id="request-changes" { (l.t("要求修改", "Request changes")) }
-                    button type="submit" name="decision" value="reject" id="reject" { (l.t("驳回", "Reject")) }
+                    button type="submit" name="decision" value="request-changes" id="request-changes" class=(ButtonKind::Secondary.class()) { (l.t("要求修改", "Request changes")) }
+                    button type="submit" name="decision" value="reject" id="reject" class=(ButtonKind::Warning.class()) { (l.t("驳回", "Reject")) }
                 }
             }
         }
