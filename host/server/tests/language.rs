@@ -18,11 +18,8 @@
 
 mod page_client;
 
-use std::path::Path;
-
-use page_client::{Browser, hidden, sign_in};
+use page_client::{Browser, Demo, first_link, hidden, sign_in};
 use tongban::web::vocabulary::{Word, every_word};
-use tongban_tests::ServerProcess;
 
 const APP: &str = "cn.gov.hz.amr.sole-proprietor";
 /// The district bureau the clerk hands the case to; the demo handler works there.
@@ -154,10 +151,8 @@ struct Visit {
 
 #[test]
 fn every_page_of_every_role_speaks_one_language() {
-    let root = tempfile::tempdir().unwrap();
-    let data = root.path().join("data");
-    let args = vec!["--demo".to_owned(), "--data-dir".to_owned(), data.display().to_string()];
-    let server = ServerProcess::start(Path::new(env!("CARGO_BIN_EXE_tongban")), &args, &[]);
+    let demo = Demo::start();
+    let server = &demo.server;
 
     // The citizen consents, applies and pays, so the case pages have a
     // timeline and a fee.
@@ -190,13 +185,7 @@ fn every_page_of_every_role_speaks_one_language() {
     let case_path = applied.location.clone().expect("the case's page");
     let case_id = case_path.trim_start_matches("/my/cases/").to_owned();
     let case_page = citizen.get(&case_path);
-    let pay_path = case_page
-        .body
-        .split("href=\"/pay/")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .map(|id| format!("/pay/{id}"))
-        .expect("a fee to pay");
+    let pay_path = first_link(&case_page.body, "/pay/").expect("a fee to pay");
     let pay_page = citizen.get(&pay_path);
     let paid = citizen.post(
         &pay_path,
@@ -236,14 +225,8 @@ fn every_page_of_every_role_speaks_one_language() {
 
     // A certificate's own page and its public status page.
     let wallet = citizen.get("/my/wallet");
-    let certificate = wallet
-        .body
-        .split("href=\"/my/wallet/")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a certificate in the wallet")
-        .to_owned();
-    let certificate_page = citizen.get(&format!("/my/wallet/{certificate}"));
+    let certificate = first_link(&wallet.body, "/my/wallet/").expect("a certificate in the wallet");
+    let certificate_page = citizen.get(&certificate);
     let check_path = certificate_page
         .body
         .split("id=\"check-url\" href=\"")
@@ -267,7 +250,7 @@ fn every_page_of_every_role_speaks_one_language() {
                 "/my/cases".into(),
                 case_path.clone(),
                 "/my/wallet".into(),
-                format!("/my/wallet/{certificate}"),
+                certificate.clone(),
                 "/my/consents".into(),
                 "/my/inbox".into(),
             ],

@@ -9,24 +9,9 @@ mod page_client;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::time::Duration;
 
-use page_client::{Browser, sign_in};
-use tongban_tests::ServerProcess;
-
-/// The first certificate on the citizen's wallet page, by its page's path.
-fn first_certificate(citizen: &mut Browser) -> String {
-    let wallet = citizen.get("/my/wallet");
-    assert_eq!(wallet.status, 200, "{}", wallet.body);
-    let id = wallet
-        .body
-        .split("href=\"/my/wallet/")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a certificate in the demo citizen's wallet");
-    format!("/my/wallet/{id}")
-}
+use page_client::{Browser, Demo, first_link, sign_in};
 
 /// The text of the first element with `id="{id}"`.
 fn text_of(body: &str, id: &str) -> String {
@@ -106,15 +91,15 @@ fn scan_qr(page: &str) -> String {
 
 #[test]
 fn the_qr_code_leads_to_the_status_and_sealed_copies_verify() {
-    let root = tempfile::tempdir().unwrap();
-    let data = root.path().join("data");
-    let args = vec!["--demo".to_owned(), "--data-dir".to_owned(), data.display().to_string()];
-    let server = ServerProcess::start(Path::new(env!("CARGO_BIN_EXE_tongban")), &args, &[]);
+    let demo = Demo::start();
+    let server = &demo.server;
     let mut citizen = Browser::new(&server.url);
     sign_in(&mut citizen, "zhangsan");
 
     // The certificate's page: its QR code and the link it encodes.
-    let certificate_path = first_certificate(&mut citizen);
+    let wallet = citizen.get("/my/wallet");
+    assert_eq!(wallet.status, 200, "{}", wallet.body);
+    let certificate_path = first_link(&wallet.body, "/my/wallet/").expect("a certificate in the demo citizen's wallet");
     let certificate = citizen.get(&certificate_path);
     assert_eq!(certificate.status, 200, "{}", certificate.body);
     assert!(certificate.body.contains("<svg role=\"img\""), "{}", certificate.body);

@@ -10,7 +10,7 @@ use std::path::Path;
 use tongban_tests::ServerProcess;
 
 mod page_client;
-use page_client::{Browser, hidden, sign_in, try_sign_in};
+use page_client::{Browser, first_link, hidden, sign_in, try_sign_in};
 
 const APP: &str = "cn.gov.hz.amr.sole-proprietor";
 
@@ -208,14 +208,8 @@ fn the_pages_work_without_javascript_and_refuse_bad_requests() {
         "{}",
         wallet.body
     );
-    let card = wallet
-        .body
-        .split("href=\"/my/wallet/")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a link to a certificate's page")
-        .to_owned();
-    let certificate = citizen.get(&format!("/my/wallet/{card}"));
+    let card = first_link(&wallet.body, "/my/wallet/").expect("a link to a certificate's page");
+    let certificate = citizen.get(&card);
     assert_eq!(certificate.status, 200, "{}", certificate.body);
     assert!(
         certificate.body.contains("下载签章副本")

@@ -4,6 +4,35 @@
 
 #![allow(dead_code)]
 
+/// `tongban serve --demo` on a fresh data folder. The server stops before
+/// the folder is removed (fields drop in order).
+pub struct Demo {
+    pub server: tongban_tests::ServerProcess,
+    pub root: tempfile::TempDir,
+}
+
+impl Demo {
+    pub fn start() -> Demo {
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("data");
+        let args = vec!["--demo".to_owned(), "--data-dir".to_owned(), data.display().to_string()];
+        let server =
+            tongban_tests::ServerProcess::start(std::path::Path::new(env!("CARGO_BIN_EXE_tongban")), &args, &[]);
+        Demo { server, root }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.server.url
+    }
+}
+
+/// The first link on a page whose target starts with `prefix`, whole.
+pub fn first_link(body: &str, prefix: &str) -> Option<String> {
+    let marker = format!("href=\"{prefix}");
+    let start = body.find(&marker)? + "href=\"".len();
+    body[start..].split('"').next().map(str::to_owned)
+}
+
 /// A browser without JavaScript: it keeps cookies and does not follow redirects.
 pub struct Browser {
     agent: ureq::Agent,

@@ -118,7 +118,7 @@ pub async fn case_details(s: &AppState, id: &str, l: Lang) -> Result<Markup, Pag
         @if !payments.is_empty() {
             h2 { (l.t("费用", "Fees")) }
             (task_list(l.t("费用", "Fees"), &payments.iter().map(|p| Task {
-                name: format!("{} ¥{}.{:02}", p.description, p.amount_fen / 100, p.amount_fen % 100),
+                name: format!("{} ¥{}.{:02}", l.part_of(&p.description), p.amount_fen / 100, p.amount_fen % 100),
                 href: None,
                 status: html! {
                     span data-status=(p.status.as_str()) { (payment_tag(p.status, l)) }

@@ -24,7 +24,7 @@ pub async fn wallet(State(s): State<AppState>, lang: PageLang, Citizen { user, s
     let body = html! {
         @if held.is_empty() { p { (l.t("暂无电子证照。办件出证后，证照会出现在这里。", "No certificates yet. A certificate issued for one of your cases appears here.")) } }
         @for c in &held {
-            (card(c, l, html! {
+            (card(c, l, false, html! {
                 a class=(ButtonKind::Primary.class()) href={ "/my/wallet/" (path_segment(&c.id)) } {
                     (l.t("查看证照与二维码", "Open the certificate and its QR code"))
                 }
@@ -62,7 +62,7 @@ pub async fn certificate(
     );
     let segment = path_segment(&c.id);
     let body = html! {
-        (card(c, l, html! {
+        (card(c, l, true, html! {
             a class=(ButtonKind::Primary.class()) href={ "/my/wallet/" (segment) "/copy" } download {
                 (l.t("下载签章副本", "Download a sealed copy"))
             }
@@ -83,8 +83,10 @@ pub async fn certificate(
     Ok(lang.respond(page(l, Some(&user), &c.type_name, &[], body)))
 }
 
-/// A certificate as a card, with `actions` at its foot.
-fn card(c: &Certificate, l: Lang, actions: Markup) -> Markup {
+/// A certificate as a card, with `actions` at its foot: in the wallet its
+/// type, holder, issuer, validity and status; on its own page also every
+/// field it certifies (`in_full`).
+fn card(c: &Certificate, l: Lang, in_full: bool, actions: Markup) -> Markup {
     let validity = match c.valid_until {
         Some(until) => format!("{} {} {}", day(c.valid_from), l.t("至", "to"), day(until)),
         None => format!(
@@ -101,7 +103,7 @@ fn card(c: &Certificate, l: Lang, actions: Markup) -> Markup {
             issuer: &c.issuer_name,
             validity,
             status: certificate_status_tag(c.status, l),
-            fields: &c.fields,
+            fields: if in_full { &c.fields } else { &[] },
         },
         &CertificateLabels {
             number: l.t("证照编号", "Number"),
