@@ -3,7 +3,7 @@
 //! It installs what the tests need that cargo does not (the `wasm32-wasip2`
 //! target, a fresh PostgreSQL database, moto's S3-compatible sandbox and
 //! openapi-spec-validator from PyPI, Debian's headless Chromium and its
-//! WebDriver), then runs the host
+//! WebDriver, axe-core from npm), then runs the host
 //! workspace's tests (which build the fixture and example components from
 //! source) and the example apps' own test-kit tests.
 
@@ -72,6 +72,9 @@ fn test(extra: &[String]) -> Result<(), String> {
 
     step("browser: Debian's chromium and chromium-driver");
     ensure_chromium()?;
+
+    step("accessibility checker: axe-core, from npm");
+    ensure_axe(&root)?;
 
     step("host workspace: unit, integration and benchmark-smoke tests");
     let mut host = cargo();
@@ -289,6 +292,56 @@ fn ensure_chromium() -> Result<(), String> {
                 Ok(())
             }
         }
+    }
+}
+
+/// The npm package of the browser test, whose lock pins axe-core.
+const BROWSER_PACKAGE: &str = "host/server/tests/browser";
+/// What the browser test loads into every page it audits.
+const AXE: &str = "node_modules/axe-core/axe.min.js";
+
+/// Install axe-core with `npm ci` (exactly what `package-lock.json` pins)
+/// when it is missing or the lock is newer than the last install (the
+/// `node_modules/.package-lock.json` that npm writes). Under CI a failed
+/// install fails the run; elsewhere the browser test's accessibility audit
+/// skips with a warning.
+fn ensure_axe(root: &Path) -> Result<(), String> {
+    let package = root.join(BROWSER_PACKAGE);
+    let modified = |path: PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let current = match (
+        modified(package.join("package-lock.json")),
+        modified(package.join("node_modules/.package-lock.json")),
+    ) {
+        (Some(lock), Some(installed)) => installed >= lock,
+        _ => false,
+    };
+    if current && package.join(AXE).exists() {
+        eprintln!("axe-core is installed");
+        return Ok(());
+    }
+    let mut install = Command::new("npm");
+    install.current_dir(&package).args(["ci", "--no-audit", "--no-fund"]);
+    let installed = run(install).and_then(|()| {
+        if package.join(AXE).exists() {
+            Ok(())
+        } else {
+            Err(format!(
+                "npm ci succeeded but {} is still missing",
+                package.join(AXE).display()
+            ))
+        }
+    });
+    match installed {
+        Ok(()) => Ok(()),
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!(
+                "warning: cannot install axe-core ({e}); the browser test will not audit accessibility. Install it with `npm ci` in {BROWSER_PACKAGE}"
+            );
+            Ok(())
+        }
+        Err(e) => Err(format!(
+            "CI needs axe-core for the browser test's accessibility audit: {e}"
+        )),
     }
 }
 

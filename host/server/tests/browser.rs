@@ -9,19 +9,34 @@
 //! publisher uploads a signed 1.1.0 that asks for one more capability, the
 //! reviewer acknowledges the diff and approves, the region admin rolls it out
 //! to half of the region, and the security officer revokes it, after which
-//! 1.0.0 serves again. `/metrics` has the app's figures at the end.
+//! 1.0.0 serves again. Last, the auditor reads the audit log and verifies
+//! the chain. `/metrics` has the app's figures at the end.
 //!
-//! Every step leaves a PNG screenshot in `target/browser-artifacts/` for a
-//! person to look at. Without Chromium the test skips with a message, except
-//! under CI (`CI` set), where `cargo xtask test` installs it and a missing
-//! browser is a failure.
+//! Every page the journey passes through is audited (`Journey::audit`) at a
+//! desktop width (1280 px) and at a small phone's (360 px): axe-core runs on
+//! it, no serious or critical accessibility violation may be found, the page
+//! may not scroll sideways, and a PNG screenshot of each width is left in
+//! `target/browser-artifacts/` for a person to look at. The findings of the
+//! whole journey are collected, printed as they are found, and fail the test
+//! together at its end, so one run shows them all. A second test walks the
+//! citizen's application with the keyboard alone and checks that the focus
+//! is visible on everything it reaches.
+//!
+//! axe-core comes from npm, pinned by `tests/browser/package-lock.json`;
+//! `cargo xtask test` installs it with `npm ci`. Without Chromium the tests
+//! skip with a message, and without axe-core the accessibility audit does,
+//! except under CI (`CI` set), where `cargo xtask test` installs both and a
+//! missing one is a failure.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::elements::Element;
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use tongban_registry::signing::SigningKey;
@@ -44,6 +59,37 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const PAGE_WAIT: Duration = Duration::from_secs(15);
 /// The PNG file signature.
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+/// axe-core as `npm ci` installs it from `tests/browser/package-lock.json`.
+const AXE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/browser/node_modules/axe-core/axe.min.js"
+);
+/// The impacts of an axe-core violation that fail the audit.
+const FAILING_IMPACTS: [&str; 2] = ["serious", "critical"];
+/// How many key presses may pass before the keyboard reaches what it is after.
+const MAX_KEY_PRESSES: usize = 80;
+
+/// A browser window size a page is audited at; `name` ends the screenshot's file name.
+#[derive(Clone, Copy)]
+struct Viewport {
+    name: &'static str,
+    width: u32,
+    height: u32,
+}
+
+/// The desktop window every session starts in (`connect`).
+const DESKTOP: Viewport = Viewport {
+    name: "desktop",
+    width: 1280,
+    height: 1000,
+};
+/// A small phone. Headless Chromium gives a 360 px wide window a 360 px
+/// wide viewport (`Journey::resize` checks `innerWidth`).
+const PHONE: Viewport = Viewport {
+    name: "360",
+    width: 360,
+    height: 780,
+};
 
 /// A chromedriver process in its own process group; dropping it (also when
 /// the test panics) kills the group, so no browser outlives the test.
@@ -122,8 +168,10 @@ impl Drop for ChromeDriver {
     }
 }
 
-/// `target/browser-artifacts`, emptied of earlier runs' screenshots.
-fn artifacts_dir() -> PathBuf {
+/// `target/browser-artifacts` (or the folder `under` it), emptied of earlier
+/// runs' screenshots. Only the folder's own PNG files are removed, so the
+/// tests, which run at the same time, each own one folder.
+fn artifacts_dir(under: Option<&str>) -> PathBuf {
     let target = match std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
         Some(dir) if dir.is_absolute() => dir,
         // The test binary is target/<profile>/deps/browser-HASH.
@@ -134,7 +182,10 @@ fn artifacts_dir() -> PathBuf {
             .expect("the test binary sits under target/<profile>/deps")
             .to_owned(),
     };
-    let dir = target.join("browser-artifacts");
+    let mut dir = target.join("browser-artifacts");
+    if let Some(under) = under {
+        dir.push(under);
+    }
     std::fs::create_dir_all(&dir).expect("creating the screenshot folder");
     for entry in std::fs::read_dir(&dir)
         .expect("reading the screenshot folder")
@@ -147,14 +198,33 @@ fn artifacts_dir() -> PathBuf {
     dir
 }
 
-/// The browser session and where the journey leaves its screenshots.
+/// The browser session, where the journey leaves its screenshots, and what
+/// its audits found.
 struct Journey {
     client: Client,
     base: String,
     artifacts: PathBuf,
+    /// axe-core's source, injected into every audited page; `None` skips the
+    /// accessibility half of the audit (never under CI).
+    axe: Option<String>,
+    /// Every audit finding so far, one printable entry each.
+    findings: Mutex<Vec<String>>,
+    /// The names of the audited pages, in the order they were audited.
+    audited: Mutex<Vec<String>>,
 }
 
 impl Journey {
+    fn new(client: Client, base: String, artifacts: PathBuf, axe: Option<String>) -> Journey {
+        Journey {
+            client,
+            base,
+            artifacts,
+            axe,
+            findings: Mutex::new(Vec::new()),
+            audited: Mutex::new(Vec::new()),
+        }
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -275,6 +345,9 @@ impl Journey {
     async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.expect("a screenshot");
         let path = self.artifacts.join(format!("{name}.png"));
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).unwrap_or_else(|e| panic!("creating {}: {e}", folder.display()));
+        }
         std::fs::write(&path, &png).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
         let written = std::fs::read(&path).expect("reading the screenshot back");
         assert!(
@@ -284,7 +357,363 @@ impl Journey {
         );
         eprintln!("screenshot: {}", path.display());
     }
+
+    /// Audit the current page as `name`: at the desktop width and then at
+    /// 360 px, run axe-core, check that the page does not scroll sideways,
+    /// and save a screenshot (`NAME-desktop.png`, `NAME-360.png`); then go
+    /// back to the desktop width. What the checks find is recorded (and
+    /// printed) for `assert_no_findings`; a name may be audited only once.
+    async fn audit(&self, name: &str) {
+        {
+            let mut audited = self.audited.lock().unwrap();
+            assert!(
+                !audited.iter().any(|n| n == name),
+                "the page name {name} is audited twice"
+            );
+            audited.push(name.to_owned());
+        }
+        let path = self.path().await;
+        for viewport in [DESKTOP, PHONE] {
+            self.resize(viewport).await;
+            let at = format!("{name} ({path}) at {} px", viewport.width);
+            self.check_accessibility(&at).await;
+            self.check_no_sideways_scrolling(&at).await;
+            self.screenshot(&format!("{name}-{}", viewport.name)).await;
+        }
+        self.resize(DESKTOP).await;
+    }
+
+    /// Record one finding and print it at once, so a later failure of the
+    /// journey still shows what was found before it.
+    fn report(&self, finding: String) {
+        eprintln!("AUDIT FINDING {finding}");
+        self.findings.lock().unwrap().push(finding);
+    }
+
+    /// Resize the window to `viewport` and wait (bounded) until the page's
+    /// viewport is exactly that wide.
+    async fn resize(&self, viewport: Viewport) {
+        self.client
+            .set_window_size(viewport.width, viewport.height)
+            .await
+            .unwrap_or_else(|e| panic!("resizing the window to {} px: {e}", viewport.width));
+        let deadline = Instant::now() + PAGE_WAIT;
+        loop {
+            let inner = self
+                .client
+                .execute("return window.innerWidth;", vec![])
+                .await
+                .expect("reading window.innerWidth");
+            if inner.as_u64() == Some(u64::from(viewport.width)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the window was resized to {} px but window.innerWidth is {inner}",
+                viewport.width
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Run axe-core on the page and record each serious or critical
+    /// violation with its rule, impact, help and the selectors of its nodes.
+    async fn check_accessibility(&self, at: &str) {
+        let Some(axe) = &self.axe else { return };
+        for finding in self.axe_findings(axe, at).await {
+            self.report(finding);
+        }
+    }
+
+    /// Run axe-core (`axe` is its source, injected when the page lacks it)
+    /// on the page described by `at`; print a line naming every violation
+    /// and answer one printable finding per serious or critical violation.
+    async fn axe_findings(&self, axe: &str, at: &str) -> Vec<String> {
+        // A page loaded since the last audit has no axe yet.
+        let loaded = self
+            .client
+            .execute("return typeof window.axe === 'object';", vec![])
+            .await
+            .expect("asking whether axe-core is loaded");
+        if loaded != serde_json::Value::Bool(true) {
+            self.client
+                .execute(axe, vec![])
+                .await
+                .unwrap_or_else(|e| panic!("injecting axe-core into {at}: {e}"));
+        }
+        let outcome = self
+            .client
+            .execute_async(AXE_RUN, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("running axe-core on {at}: {e}"));
+        if let Some(error) = outcome.get("error") {
+            panic!("axe-core failed on {at}: {error}");
+        }
+        let violations = outcome["violations"]
+            .as_array()
+            .unwrap_or_else(|| panic!("axe-core's answer on {at} has no violations list: {outcome}"));
+        let named: Vec<String> = violations
+            .iter()
+            .map(|v| {
+                format!(
+                    "{} ({})",
+                    v["id"].as_str().unwrap_or("?"),
+                    v["impact"].as_str().unwrap_or("none")
+                )
+            })
+            .collect();
+        eprintln!("axe: {at}: {} violation(s) {}", named.len(), named.join(", "));
+        let mut findings = Vec::new();
+        for violation in violations {
+            let impact = violation["impact"].as_str().unwrap_or("none");
+            if !FAILING_IMPACTS.contains(&impact) {
+                continue;
+            }
+            let mut finding = format!(
+                "[axe] {at}: {} ({impact}): {}\n    {}",
+                violation["id"].as_str().unwrap_or("?"),
+                violation["help"].as_str().unwrap_or(""),
+                violation["helpUrl"].as_str().unwrap_or(""),
+            );
+            for node in violation["nodes"].as_array().into_iter().flatten() {
+                let summary = node["summary"].as_str().unwrap_or("").replace('\n', " / ");
+                finding.push_str(&format!("\n    - {}\n      {summary}", node["target"]));
+            }
+            findings.push(finding);
+        }
+        findings
+    }
+
+    /// Record a finding when the page is wider than the viewport (see `sideways_finding`).
+    async fn check_no_sideways_scrolling(&self, at: &str) {
+        if let Some(finding) = self.sideways_finding(at).await {
+            self.report(finding);
+        }
+    }
+
+    /// A printable finding when the document or its body is wider than the
+    /// viewport, naming the elements that reach furthest past its right
+    /// edge; `None` when the page does not scroll sideways.
+    async fn sideways_finding(&self, at: &str) -> Option<String> {
+        let widths = self
+            .client
+            .execute(SIDEWAYS, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("measuring {at}: {e}"));
+        let inner = widths["innerWidth"].as_f64().expect("innerWidth");
+        let root = widths["root"].as_f64().expect("the root's scrollWidth");
+        let body = widths["body"].as_f64().expect("the body's scrollWidth");
+        if root <= inner && body <= inner {
+            return None;
+        }
+        let widest: Vec<&str> = widths["widest"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(serde_json::Value::as_str)
+            .collect();
+        Some(format!(
+            "[sideways scrolling] {at}: the page is {root} px wide (body {body} px) in a {inner} px viewport; widest elements:\n    - {}",
+            widest.join("\n    - ")
+        ))
+    }
+
+    /// Press `keys` together, as one chord (`[Key::Shift, Key::Tab]` is
+    /// Shift+Tab), with whatever has the focus receiving them.
+    async fn press(&self, keys: &[Key]) {
+        let mut actions = KeyActions::new("keyboard".into());
+        for key in keys {
+            actions = actions.then(KeyAction::Down { value: (*key).into() });
+        }
+        for key in keys.iter().rev() {
+            actions = actions.then(KeyAction::Up { value: (*key).into() });
+        }
+        self.client
+            .perform_actions(actions)
+            .await
+            .unwrap_or_else(|e| panic!("pressing {keys:?}: {e}"));
+    }
+
+    /// Type `text` into the focused element, key by key.
+    async fn type_here(&self, text: &str) {
+        self.client
+            .active_element()
+            .await
+            .expect("the focused element")
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("typing {text:?}: {e}"));
+    }
+
+    /// Press Tab until the focused element matches `css`, at most
+    /// `MAX_KEY_PRESSES` times; every element the focus reaches on the way
+    /// is checked with `note_focus`.
+    async fn tab_to(&self, css: &str, unseen: &mut Vec<String>) -> Focused {
+        let mut passed = Vec::new();
+        for _ in 0..MAX_KEY_PRESSES {
+            self.press(&[Key::Tab]).await;
+            let focused = self.focused(css).await;
+            self.note_focus(&focused, unseen).await;
+            if focused.matches {
+                return focused;
+            }
+            passed.push(focused.element);
+        }
+        panic!(
+            "{MAX_KEY_PRESSES} presses of Tab on {} did not reach `{css}`; the focus went through: {}",
+            self.path().await,
+            passed.join(", ")
+        );
+    }
+
+    /// Note in `unseen` (once) a focused element on which the focus does not show.
+    async fn note_focus(&self, focused: &Focused, unseen: &mut Vec<String>) {
+        if focused.element == "body" || focused.visible {
+            return;
+        }
+        let entry = format!("{} on {} ({})", focused.element, self.path().await, focused.style);
+        if !unseen.contains(&entry) {
+            eprintln!("FOCUS NOT VISIBLE: {entry}");
+            unseen.push(entry);
+        }
+    }
+
+    /// What has the focus, and whether the focus shows on it.
+    async fn focused(&self, css: &str) -> Focused {
+        let answer = self
+            .client
+            .execute(FOCUSED, vec![serde_json::Value::from(css)])
+            .await
+            .expect("describing the focused element");
+        serde_json::from_value(answer).expect("the focused element's description")
+    }
+
+    /// Prove the audit can fail: on a page made for that, axe-core (run the
+    /// way `audit` runs it) finds the missing text alternative of an image,
+    /// and the sideways check finds the paragraph wider than the window.
+    /// Nothing is recorded for the journey.
+    async fn assert_audit_finds_known_problems(&self) {
+        self.client
+            .goto(AUDIT_CANARY)
+            .await
+            .expect("opening the page with known problems");
+        let at = "the page with known problems";
+        if let Some(axe) = &self.axe {
+            let findings = self.axe_findings(axe, at).await;
+            assert!(
+                findings.iter().any(|f| f.contains("image-alt (critical)")),
+                "axe-core did not report the image without alt text: {findings:?}"
+            );
+        }
+        let sideways = self.sideways_finding(at).await;
+        assert!(
+            sideways.as_deref().is_some_and(|f| f.contains("p#too-wide")),
+            "the sideways check did not name the wide paragraph: {sideways:?}"
+        );
+    }
 }
+
+/// The focused element as `FOCUSED` describes it.
+#[derive(serde::Deserialize)]
+struct Focused {
+    /// `tag#id.class`, or `body` when nothing is focused.
+    element: String,
+    id: String,
+    value: String,
+    /// Whether it matches the selector `Journey::focused` was given.
+    matches: bool,
+    /// Whether the focus is drawn: an outline or a box shadow.
+    visible: bool,
+    /// The outline and box shadow, to name in a failure.
+    style: String,
+}
+
+/// A page with known problems: an image without a text alternative (a
+/// critical violation) and a paragraph wider than any window here.
+const AUDIT_CANARY: &str = "data:text/html;charset=utf-8,<!doctype html><html lang='en'><title>Canary</title><main><img src='x.png'><p id='too-wide' style='width:3000px'>wide</p></main></html>";
+
+/// A page with a link that keeps the browser's focus ring and a button that
+/// hides its focus.
+const FOCUS_CANARY: &str = "data:text/html;charset=utf-8,<!doctype html><html lang='en'><title>Canary</title><main><a href='/'>ring</a><button id='hidden-focus' style='outline:none;box-shadow:none'>no ring</button></main></html>";
+
+/// Runs axe-core on the whole document and answers `{violations: [{id,
+/// impact, help, helpUrl, nodes: [{target, summary}]}]}`, or `{error}`.
+const AXE_RUN: &str = r#"
+const done = arguments[arguments.length - 1];
+axe.run(document, { resultTypes: ['violations'] }).then(
+  (results) => done({
+    violations: results.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      helpUrl: v.helpUrl,
+      nodes: v.nodes.map((n) => ({ target: n.target, summary: n.failureSummary || '' })),
+    })),
+  }),
+  (error) => done({ error: String(error) }),
+);
+"#;
+
+/// Measures the viewport and the document and body, and names the (at most
+/// five) elements reaching furthest past the viewport's right edge, leaving
+/// out those inside a box that clips or scrolls sideways.
+const SIDEWAYS: &str = r#"
+const inner = window.innerWidth;
+const describe = (el) => {
+  let text = el.tagName.toLowerCase();
+  if (el.id) text += '#' + el.id;
+  for (const c of el.classList) text += '.' + c;
+  return text;
+};
+const clipped = (el) => {
+  for (let a = el.parentElement; a && a !== document.body && a !== document.documentElement; a = a.parentElement) {
+    if (getComputedStyle(a).overflowX !== 'visible') return true;
+  }
+  return false;
+};
+const root = document.documentElement.scrollWidth;
+const body = document.body ? document.body.scrollWidth : 0;
+const wide = [];
+if (root > inner || body > inner) {
+  for (const el of document.querySelectorAll('body *')) {
+    const box = el.getBoundingClientRect();
+    if (box.width > 0 && box.right > inner + 0.5 && !clipped(el)) wide.push([box.right, el]);
+  }
+  wide.sort((a, b) => b[0] - a[0]);
+}
+return {
+  innerWidth: inner,
+  root,
+  body,
+  widest: wide.slice(0, 5).map(([right, el]) =>
+    describe(el) + ' (right edge at ' + Math.round(right) + ' px, in ' + (el.parentElement ? describe(el.parentElement) : 'nothing') + ')'),
+};
+"#;
+
+/// Describes `document.activeElement` (see `Focused`); `arguments[0]` is a
+/// CSS selector it is matched against.
+const FOCUSED: &str = r#"
+const el = document.activeElement;
+if (!el || el === document.body || el === document.documentElement) {
+  return { element: 'body', id: '', value: '', matches: false, visible: false, style: '' };
+}
+let element = el.tagName.toLowerCase();
+if (el.id) element += '#' + el.id;
+for (const c of el.classList) element += '.' + c;
+if (el.getAttribute('href')) element += '[href="' + el.getAttribute('href') + '"]';
+if (el.getAttribute('name')) element += '[name="' + el.getAttribute('name') + '"]';
+const s = getComputedStyle(el);
+const outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0;
+const shadow = s.boxShadow !== 'none';
+return {
+  element,
+  id: el.id || '',
+  value: typeof el.value === 'string' ? el.value : '',
+  matches: el.matches(arguments[0]),
+  visible: outline || shadow,
+  style: 'outline: ' + s.outlineStyle + ' ' + s.outlineWidth + '; box-shadow: ' + s.boxShadow,
+};
+"#;
 
 /// Whether Chromium and chromedriver are here; outside CI their absence
 /// skips the test, under CI it fails it.
@@ -313,7 +742,7 @@ async fn connect(driver: &ChromeDriver) -> Client {
                 "--no-sandbox",
                 "--disable-gpu",
                 "--disable-dev-shm-usage",
-                "--window-size=1280,1000",
+                format!("--window-size={},{}", DESKTOP.width, DESKTOP.height),
                 "--lang=zh-CN",
             ],
         }),
@@ -325,17 +754,69 @@ async fn connect(driver: &ChromeDriver) -> Client {
         .expect("a WebDriver session with headless Chromium")
 }
 
-/// The screenshots the journey leaves, one per step, in order.
-const SCREENSHOTS: [&str; 9] = [
-    "01-citizen-applies-and-pays",
-    "02-clerk-accepts-and-hands-off",
-    "03-handler-approves",
+/// Fail with every finding of every audit, or pass when there is none.
+fn assert_no_findings(findings: &[String]) {
+    if !findings.is_empty() {
+        panic!(
+            "{} audit finding(s) across the journey:\n\n{}",
+            findings.len(),
+            findings.join("\n\n")
+        );
+    }
+}
+
+/// axe-core's source, or `None` when it is not installed: outside CI the
+/// accessibility audit then skips with a message, under CI that fails.
+fn axe_source() -> Option<String> {
+    match std::fs::read_to_string(AXE) {
+        Ok(source) => Some(source),
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI needs axe-core at {AXE} ({e}); `cargo xtask test` installs it with `npm ci` in host/server/tests/browser"
+            );
+            eprintln!(
+                "SKIPPED the accessibility audit: no axe-core at {AXE} ({e}). Run `cargo xtask test` or `npm ci` in host/server/tests/browser to run it."
+            );
+            None
+        }
+    }
+}
+
+/// The pages the journey audits, in order; each leaves `NAME-desktop.png`
+/// and `NAME-360.png`.
+const AUDITED_PAGES: [&str; 31] = [
+    "01a-login",
+    "01b-citizen-home",
+    "01c-service-consent",
+    "01d-application-form",
+    "01e-case-submitted",
+    "01f-pay",
+    "01g-citizen-applies-and-pays",
+    "02a-clerk-work-queue",
+    "02b-clerk-case",
+    "02c-clerk-accepts-and-hands-off",
+    "03a-handler-work-queue",
+    "03b-handler-case",
+    "03c-handler-approves",
     "04-citizen-sees-licence",
-    "05-citizen-rates-case",
-    "06-publisher-uploads-1.1.0",
-    "07-reviewer-approves",
-    "08-region-admin-rolls-out-50",
-    "09-security-revokes-app-falls-back",
+    "05a-handler-delivers-and-closes",
+    "05b-citizen-case-to-rate",
+    "05c-citizen-rates-case",
+    "06a-publish",
+    "06b-publisher-uploads-1.1.0",
+    "07a-review-queue",
+    "07b-review-submission",
+    "07c-reviewer-approves",
+    "08a-region",
+    "08b-region-admin-rolls-out-50",
+    "09a-citizen-service-before-revoke",
+    "09b-security",
+    "09c-security-revokes",
+    "09d-security-revokes-app-falls-back",
+    "10a-audit-log",
+    "10b-auditor-verifies-chain",
+    "10c-security-audit-log",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -343,7 +824,8 @@ async fn the_whole_journey_in_a_real_browser() {
     if !browser_available() {
         return;
     }
-    let artifacts = artifacts_dir();
+    let axe = axe_source();
+    let artifacts = artifacts_dir(None);
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
     let args = vec!["--demo".to_owned(), "--data-dir".to_owned(), data.display().to_string()];
@@ -359,11 +841,8 @@ async fn the_whole_journey_in_a_real_browser() {
         .await
         .unwrap();
     let driver = tokio::task::spawn_blocking(ChromeDriver::start).await.unwrap();
-    let journey = Journey {
-        client: connect(&driver).await,
-        base: server.url.clone(),
-        artifacts,
-    };
+    let journey = Journey::new(connect(&driver).await, server.url.clone(), artifacts, axe);
+    journey.assert_audit_finds_known_problems().await;
 
     let case_id = citizen_applies_and_pays(&journey).await;
     clerk_accepts_and_hands_off(&journey, &case_id).await;
@@ -375,13 +854,23 @@ async fn the_whole_journey_in_a_real_browser() {
     region_admin_rolls_out(&journey).await;
     let token = issue_token(&data, "auditor");
     security_revokes_and_app_falls_back(&journey, &token).await;
+    auditor_verifies_the_chain(&journey).await;
 
+    let findings = std::mem::take(&mut *journey.findings.lock().unwrap());
     journey.client.close().await.expect("closing the browser");
     drop(driver);
-    for name in SCREENSHOTS {
-        let png = std::fs::read(journey.artifacts.join(format!("{name}.png")))
-            .unwrap_or_else(|e| panic!("the screenshot {name}.png: {e}"));
-        assert!(png.starts_with(PNG_SIGNATURE), "{name}.png is not a PNG");
+    assert_eq!(
+        *journey.audited.lock().unwrap(),
+        AUDITED_PAGES,
+        "the journey audits these pages in this order"
+    );
+    for name in AUDITED_PAGES {
+        for viewport in [DESKTOP, PHONE] {
+            let file = format!("{name}-{}.png", viewport.name);
+            let png =
+                std::fs::read(journey.artifacts.join(&file)).unwrap_or_else(|e| panic!("the screenshot {file}: {e}"));
+            assert!(png.starts_with(PNG_SIGNATURE), "{file} is not a PNG");
+        }
     }
 
     // Every hook call went through the metrics, per app, version and hook.
@@ -406,6 +895,156 @@ async fn the_whole_journey_in_a_real_browser() {
         "{metrics}"
     );
     drop(server);
+    // Last, so that the journey's own checks above have run: every
+    // accessibility violation and sideways scroll of every page, together.
+    assert_no_findings(&findings);
+}
+
+/// The citizen's application with the keyboard alone: zhangsan signs in,
+/// reaches the service from the home page, agrees to the consent, fills in
+/// and submits the form with Tab, Enter, Space, the arrow keys and typing,
+/// and lands on the case page. The focus must show on every element it
+/// reaches. Opening a page by its address (`goto`) is what a keyboard user
+/// does in the address bar; nothing is clicked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_applies_with_the_keyboard_alone() {
+    if !browser_available() {
+        return;
+    }
+    let artifacts = artifacts_dir(Some("keyboard"));
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let args = vec!["--demo".to_owned(), "--data-dir".to_owned(), data.display().to_string()];
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_tongban"));
+    let server = tokio::task::spawn_blocking(move || ServerProcess::start(&binary, &args, &[]))
+        .await
+        .unwrap();
+    let driver = tokio::task::spawn_blocking(ChromeDriver::start).await.unwrap();
+    let j = Journey::new(connect(&driver).await, server.url.clone(), artifacts, None);
+    // The focus check can fail: on a page made for that it passes the
+    // browser's own ring on a link and finds the button that hides its focus.
+    let mut canary = Vec::new();
+    j.client
+        .goto(FOCUS_CANARY)
+        .await
+        .expect("opening the page with a hidden focus");
+    j.tab_to("#hidden-focus", &mut canary).await;
+    assert!(
+        canary.len() == 1 && canary[0].starts_with("button#hidden-focus"),
+        "the focus check found {canary:?}, not exactly the button that hides its focus"
+    );
+    // Every element the focus reached without showing it.
+    let mut unseen = Vec::new();
+
+    // Sign in: the user name, Tab to the password, Enter submits.
+    j.goto("/login").await;
+    j.find("input[name='user']").await;
+    j.tab_to("input[name='user']", &mut unseen).await;
+    j.type_here("zhangsan").await;
+    j.tab_to("input[name='password']", &mut unseen).await;
+    j.type_here(tongban::demo::DEMO_PASSWORD).await;
+    j.press(&[Key::Enter]).await;
+    let landed = j.wait_for_path("to leave the sign-in page", |p| p != "/login").await;
+    if landed != "/" {
+        j.goto("/").await;
+    }
+
+    // From the home page to the service: Tab to its link, Enter follows it.
+    let service = format!("a[href='/services/{APP}']");
+    j.find(&service).await;
+    j.tab_to(&service, &mut unseen).await;
+    j.press(&[Key::Enter]).await;
+    j.wait_for_path("the service page", |p| p == format!("/services/{APP}"))
+        .await;
+
+    // The consent: Tab to 同意, Space presses it.
+    let grant = "button[name='decision'][value='grant']";
+    j.find(grant).await;
+    j.tab_to(grant, &mut unseen).await;
+    j.press(&[Key::Space]).await;
+    j.find("#f-operator-phone").await;
+
+    // The form, field by field in the order Tab reaches them; the prefilled
+    // name and ID number are passed over, the rest is typed or chosen.
+    let submit = format!("form[action='/services/{APP}/apply'] button[type='submit']");
+    let mut filled: Vec<String> = Vec::new();
+    let mut presses = 0;
+    loop {
+        assert!(
+            presses < MAX_KEY_PRESSES,
+            "{MAX_KEY_PRESSES} presses of Tab did not reach the form's submit button; filled {filled:?}"
+        );
+        presses += 1;
+        j.press(&[Key::Tab]).await;
+        let focused = j.focused(&submit).await;
+        j.note_focus(&focused, &mut unseen).await;
+        if focused.matches {
+            break;
+        }
+        match focused.id.as_str() {
+            "f-operator-phone" if focused.value.is_empty() => j.type_here("13800138000").await,
+            "f-business-trade-name" => j.type_here("西湖小厨").await,
+            "f-business-industry" => choose_with_arrow_keys(&j, "餐饮").await,
+            "f-business-scope" => j.type_here("餐饮服务\n预包装食品销售").await,
+            "f-business-address" => j.type_here("浙江省杭州市西湖区文三路90号").await,
+            _ => continue,
+        }
+        filled.push(focused.id);
+    }
+    for field in [
+        "f-business-trade-name",
+        "f-business-industry",
+        "f-business-scope",
+        "f-business-address",
+    ] {
+        assert!(
+            filled.iter().any(|f| f == field),
+            "Tab never reached #{field} before the submit button; filled {filled:?}"
+        );
+    }
+    let phone = j.find("#f-operator-phone").await.prop("value").await.unwrap();
+    assert!(phone.is_some_and(|p| !p.is_empty()), "the phone is prefilled or typed");
+
+    // Shift+Tab goes back to the field before the button, and Tab returns.
+    j.press(&[Key::Shift, Key::Tab]).await;
+    let back = j.focused(&submit).await;
+    j.note_focus(&back, &mut unseen).await;
+    assert!(
+        !back.matches && back.element != "body",
+        "Shift+Tab from the submit button reaches the field before it, not {}",
+        back.element
+    );
+    j.tab_to(&submit, &mut unseen).await;
+
+    // Enter on the focused submit button sends the application.
+    j.press(&[Key::Enter]).await;
+    j.wait_for_path("the case page", |p| p.starts_with("/my/cases/")).await;
+    j.wait_for_text("#stage", "已提交").await;
+    j.screenshot("case-reached").await;
+
+    j.client.close().await.expect("closing the browser");
+    drop(driver);
+    drop(server);
+    assert!(
+        unseen.is_empty(),
+        "the focus does not show on {} element(s):\n{}",
+        unseen.len(),
+        unseen.join("\n")
+    );
+}
+
+/// With a `<select>` focused, press the down arrow until its value is
+/// `wanted`, at most `MAX_KEY_PRESSES` times.
+async fn choose_with_arrow_keys(j: &Journey, wanted: &str) {
+    for _ in 0..MAX_KEY_PRESSES {
+        let focused = j.focused("select").await;
+        assert!(focused.matches, "a select has the focus, not {}", focused.element);
+        if focused.value == wanted {
+            return;
+        }
+        j.press(&[Key::Down]).await;
+    }
+    panic!("{MAX_KEY_PRESSES} presses of the down arrow did not choose {wanted:?}");
 }
 
 /// `GET base+path` over plain HTTP, with a bearer token when given; the body.
@@ -479,14 +1118,19 @@ fn signed_update(dir: &Path, key_file: &Path) -> String {
 /// 1. zhangsan signs in, opens the service, agrees, finds the form prefilled,
 ///    fills the rest, submits, and pays the licence fee in the sandbox bank.
 async fn citizen_applies_and_pays(j: &Journey) -> String {
+    j.goto("/login").await;
+    j.find("input[name='user']").await;
+    j.audit("01a-login").await;
     j.sign_in("zhangsan").await;
     j.goto("/").await;
+    j.audit("01b-citizen-home").await;
     j.click(&format!("a[href='/services/{APP}']")).await;
     let consent = j.source().await;
     assert!(
         consent.contains("授权同意") && consent.contains("电子证照：居民身份证"),
         "{consent}"
     );
+    j.audit("01c-service-consent").await;
     j.click("button[name='decision'][value='grant']").await;
 
     // Prefilled from the identity and the ID card certificate (免提交).
@@ -497,6 +1141,7 @@ async fn citizen_applies_and_pays(j: &Journey) -> String {
         id_number.prop("value").await.unwrap().as_deref(),
         Some("330106199003070014")
     );
+    j.audit("01d-application-form").await;
     j.type_into("#f-operator-phone", "13800138000").await;
     j.type_into("#f-business-trade-name", "西湖小厨").await;
     j.find("#f-business-industry")
@@ -511,20 +1156,23 @@ async fn citizen_applies_and_pays(j: &Journey) -> String {
     let case_path = j.wait_for_path("the case page", |p| p.starts_with("/my/cases/")).await;
     let case_id = case_path.trim_start_matches("/my/cases/").to_owned();
     j.wait_for_text("#stage", "已提交").await;
+    j.audit("01e-case-submitted").await;
 
     // The fee: the case page links to the sandbox bank's hosted page.
     j.click("a[href^='/pay/']").await;
     j.wait_for_path("the pay page", |p| p.starts_with("/pay/")).await;
     assert!(j.text("#amount").await.contains("¥10.00"));
+    j.audit("01f-pay").await;
     j.click("button[name='decision'][value='pay']").await;
-    j.wait_for_text("p[role='status']", "支付成功").await;
-    assert_eq!(j.text("#status").await, "success");
+    j.wait_for_text("[role='status']", "支付成功").await;
+    let status = j.find("#status").await;
+    assert_eq!(status.attr("data-status").await.unwrap().as_deref(), Some("success"));
 
     // Back on the case page the fee is paid and no pay link is left.
     j.goto(&case_path).await;
     let page = j.source().await;
     assert!(page.contains("success") && !page.contains("href=\"/pay/"), "{page}");
-    j.screenshot("01-citizen-applies-and-pays").await;
+    j.audit("01g-citizen-applies-and-pays").await;
     case_id
 }
 
@@ -533,7 +1181,11 @@ async fn citizen_applies_and_pays(j: &Journey) -> String {
 async fn clerk_accepts_and_hands_off(j: &Journey, case_id: &str) {
     j.sign_in("clerk").await;
     j.wait_for_path("the work queues", |p| p == "/work").await;
+    j.find(&format!("a[href='/work/cases/{case_id}']")).await;
+    j.audit("02a-clerk-work-queue").await;
     j.click(&format!("a[href='/work/cases/{case_id}']")).await;
+    j.find("button[name='action'][value='accept']").await;
+    j.audit("02b-clerk-case").await;
     j.click("button[name='action'][value='accept']").await;
     j.wait_for_text("#stage", "已受理").await;
 
@@ -546,18 +1198,22 @@ async fn clerk_accepts_and_hands_off(j: &Journey, case_id: &str) {
     j.click("button[name='action'][value='hand-off']").await;
     j.wait_for_text("#stage", "办理中").await;
     assert!(j.source().await.contains(HANDLING_ORG));
-    j.screenshot("02-clerk-accepts-and-hands-off").await;
+    j.audit("02c-clerk-accepts-and-hands-off").await;
 }
 
 /// 3. The district bureau's handler finds the case in the handling queue and approves it.
 async fn handler_approves(j: &Journey, case_id: &str) {
     j.sign_in("handler").await;
     j.wait_for_path("the work queues", |p| p == "/work").await;
+    j.find(&format!("a[href='/work/cases/{case_id}']")).await;
+    j.audit("03a-handler-work-queue").await;
     j.click(&format!("a[href='/work/cases/{case_id}']")).await;
+    j.find("button[name='action'][value='approve']").await;
+    j.audit("03b-handler-case").await;
     j.type_into("#reason", "材料齐全，准予登记").await;
     j.click("button[name='action'][value='approve']").await;
     j.wait_for_text("#stage", "已批准").await;
-    j.screenshot("03-handler-approves").await;
+    j.audit("03c-handler-approves").await;
 }
 
 /// 4. The business licence, issued through the outbox after the approval,
@@ -578,7 +1234,7 @@ async fn citizen_sees_licence(j: &Journey) {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    j.screenshot("04-citizen-sees-licence").await;
+    j.audit("04-citizen-sees-licence").await;
 }
 
 /// 5. The handler delivers the licence (出件) and closes the case (办结), as
@@ -590,10 +1246,13 @@ async fn citizen_rates_finished_case(j: &Journey, case_id: &str) {
     j.wait_for_text("#stage", "已出件").await;
     j.click("button[name='action'][value='close']").await;
     j.wait_for_text("#stage", "已办结").await;
+    j.audit("05a-handler-delivers-and-closes").await;
 
     j.sign_in("zhangsan").await;
     j.goto(&format!("/my/cases/{case_id}")).await;
     j.wait_for_text("#stage", "已办结").await;
+    j.find("#rate").await;
+    j.audit("05b-citizen-case-to-rate").await;
     j.click("#level-satisfied").await;
     j.type_into("#comment", "窗口服务热情，一次办好").await;
     j.click("#rate").await;
@@ -604,7 +1263,7 @@ async fn citizen_rates_finished_case(j: &Journey, case_id: &str) {
         j.client.find(Locator::Css("#rate")).await.is_err(),
         "a rated case offers no second rating"
     );
-    j.screenshot("05-citizen-rates-case").await;
+    j.audit("05c-citizen-rates-case").await;
 }
 
 /// 6. The bureau's publisher uploads the signed 1.1.0; the receipt shows it
@@ -612,6 +1271,8 @@ async fn citizen_rates_finished_case(j: &Journey, case_id: &str) {
 async fn publisher_uploads(j: &Journey, package: &str) {
     j.sign_in("publisher").await;
     j.goto("/publish").await;
+    j.find("#package").await;
+    j.audit("06a-publish").await;
     j.find("#package")
         .await
         .send_keys(package)
@@ -624,7 +1285,7 @@ async fn publisher_uploads(j: &Journey, package: &str) {
     let gains = j.text("table.capability-diff mark").await;
     assert!(!gains.is_empty(), "the added capability is highlighted");
     assert!(j.text("table.capability-diff").await.contains("storage"));
-    j.screenshot("06-publisher-uploads-1.1.0").await;
+    j.audit("06b-publisher-uploads-1.1.0").await;
 }
 
 /// 7. The reviewer opens the version from the queue, reads the diff, ticks
@@ -632,10 +1293,13 @@ async fn publisher_uploads(j: &Journey, package: &str) {
 async fn reviewer_approves(j: &Journey) {
     j.sign_in("reviewer").await;
     j.goto("/reviews").await;
+    j.find(&format!("a[href='/reviews/{APP}/{UPDATE}']")).await;
+    j.audit("07a-review-queue").await;
     j.click(&format!("a[href='/reviews/{APP}/{UPDATE}']")).await;
     j.wait_for_path("the submission", |p| p == format!("/reviews/{APP}/{UPDATE}"))
         .await;
     assert!(j.text("table.capability-diff").await.contains("storage"));
+    j.audit("07b-review-submission").await;
     let acks = j
         .client
         .find_all(Locator::Css("input[name='ack']"))
@@ -647,12 +1311,12 @@ async fn reviewer_approves(j: &Journey) {
         assert!(ack.is_selected().await.unwrap());
     }
     j.click("#approve").await;
-    j.wait_for_text(".version-state", "approved").await;
+    j.find(".version-state[data-state='approved']").await;
     assert!(
         j.client.find(Locator::Css("#approve")).await.is_err(),
         "a decided version offers no decision form"
     );
-    j.screenshot("07-reviewer-approves").await;
+    j.audit("07c-reviewer-approves").await;
 }
 
 /// 8. The region admin of 杭州市 rolls 1.1.0 out to half of the region.
@@ -660,6 +1324,8 @@ async fn region_admin_rolls_out(j: &Journey) {
     j.sign_in("region-admin").await;
     j.goto("/region").await;
     let section = format!("section.release[data-app='{APP}'][data-version='{UPDATE}']");
+    j.find(&section).await;
+    j.audit("08a-region").await;
     j.type_into(&format!("{section} input[name='percentage']"), "50").await;
     j.click(&format!("{section} button[name='action'][value='rollout']"))
         .await;
@@ -667,7 +1333,7 @@ async fn region_admin_rolls_out(j: &Journey) {
         .await;
     let row = j.find(&format!("{section} tr[data-region='330100']")).await;
     assert_eq!(row.attr("data-state").await.unwrap().as_deref(), Some("rolling-out"));
-    j.screenshot("08-region-admin-rolls-out-50").await;
+    j.audit("08b-region-admin-rolls-out-50").await;
 }
 
 /// 9. The security officer revokes 1.1.0 with a reason; every subject is
@@ -690,10 +1356,13 @@ async fn security_revokes_and_app_falls_back(j: &Journey, token: &str) {
     j.sign_in("zhangsan").await;
     j.goto(&format!("/services/{APP}")).await;
     j.wait_for_text("#serving-version", &zhangsan_before).await;
+    j.audit("09a-citizen-service-before-revoke").await;
 
     j.sign_in("security").await;
     j.goto("/security").await;
     let section = format!("section.release[data-app='{APP}'][data-version='{UPDATE}']");
+    j.find(&section).await;
+    j.audit("09b-security").await;
     j.type_into(
         &format!("{section} textarea[name='reason']"),
         "安全事件：1.1.0 存在越权读取风险，立即吊销",
@@ -707,6 +1376,7 @@ async fn security_revokes_and_app_falls_back(j: &Journey, token: &str) {
         revoked.attr("data-version-state").await.unwrap().as_deref(),
         Some("revoked")
     );
+    j.audit("09c-security-revokes").await;
 
     let base = j.base.clone();
     let token_owned = token.to_owned();
@@ -718,5 +1388,26 @@ async fn security_revokes_and_app_falls_back(j: &Journey, token: &str) {
     j.sign_in("zhangsan").await;
     j.goto(&format!("/services/{APP}")).await;
     j.wait_for_text("#serving-version", "1.0.0").await;
-    j.screenshot("09-security-revokes-app-falls-back").await;
+    j.audit("09d-security-revokes-app-falls-back").await;
+}
+
+/// 10. The auditor reads zhangsan's part of the audit log and the provenance
+///     of his data, and verifies the chain, which is intact; the security
+///     officer's audit page (the same page, reached from the security
+///     navigation) finds the revocation.
+async fn auditor_verifies_the_chain(j: &Journey) {
+    j.sign_in("auditor").await;
+    j.goto(&format!("/audit?subject={CITIZEN_SUBJECT}")).await;
+    j.find("#audit-log table").await;
+    j.find("#provenance").await;
+    j.audit("10a-audit-log").await;
+    j.click("#verify").await;
+    let result = j.find("#verify-result").await;
+    assert_eq!(result.attr("data-intact").await.unwrap().as_deref(), Some("true"));
+    j.audit("10b-auditor-verifies-chain").await;
+
+    j.sign_in("security").await;
+    j.goto("/audit?action=release.revoke").await;
+    j.find("#audit-log tr[data-action='release.revoke']").await;
+    j.audit("10c-security-audit-log").await;
 }
