@@ -785,7 +785,7 @@ fn axe_source() -> Option<String> {
 
 /// The pages the journey audits, in order; each leaves `NAME-desktop.png`
 /// and `NAME-360.png`.
-const AUDITED_PAGES: [&str; 31] = [
+const AUDITED_PAGES: [&str; 34] = [
     "01a-login",
     "01b-citizen-home",
     "01c-service-consent",
@@ -799,7 +799,10 @@ const AUDITED_PAGES: [&str; 31] = [
     "03a-handler-work-queue",
     "03b-handler-case",
     "03c-handler-approves",
-    "04-citizen-sees-licence",
+    "04a-citizen-sees-licence",
+    "04b-licence-with-qr-code",
+    "04c-licence-public-status",
+    "04d-verify-a-sealed-copy",
     "05a-handler-delivers-and-closes",
     "05b-citizen-case-to-rate",
     "05c-citizen-rates-case",
@@ -1217,24 +1220,50 @@ async fn handler_approves(j: &Journey, case_id: &str) {
 }
 
 /// 4. The business licence, issued through the outbox after the approval,
-///    shows in zhangsan's wallet (reloaded for up to 30 seconds).
+///    shows in zhangsan's wallet as a card (reloaded for up to 30 seconds).
+///    Its own page names the business and has the QR code; the link the
+///    code encodes, followed, shows the licence's public status, and the
+///    check of a sealed copy is one click away.
 async fn citizen_sees_licence(j: &Journey) {
     j.sign_in("zhangsan").await;
+    let licence = "a[href^='/my/wallet/BUSINESS-LICENCE']";
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         j.goto("/my/wallet").await;
-        let page = j.source().await;
-        if page.contains("营业执照") || page.contains("BUSINESS-LICENCE") {
-            assert!(page.contains("西湖小厨"), "the licence names the business:\n{page}");
+        if j.client.find(Locator::Css(licence)).await.is_ok() {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "no business licence in the wallet after 30 s:\n{page}"
+            "no business licence in the wallet after 30 s:\n{}",
+            j.source().await
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    j.audit("04-citizen-sees-licence").await;
+    j.audit("04a-citizen-sees-licence").await;
+    j.click(licence).await;
+    j.wait_for_path("the licence's page", |p| p.starts_with("/my/wallet/BUSINESS"))
+        .await;
+    let page = j.source().await;
+    assert!(page.contains("西湖小厨"), "the licence names the business:\n{page}");
+    j.find("#qr svg[role='img']").await;
+    let check_url = j
+        .find("#check-url")
+        .await
+        .attr("href")
+        .await
+        .expect("the status link's address")
+        .expect("the status link has an address");
+    assert!(check_url.starts_with(&j.url("/check/")), "{check_url}");
+    j.audit("04b-licence-with-qr-code").await;
+    j.client.goto(&check_url).await.expect("opening the status link");
+    let status = j.find("#certificate-status").await;
+    assert_eq!(status.attr("data-status").await.unwrap().as_deref(), Some("valid"));
+    j.audit("04c-licence-public-status").await;
+    j.click("a[href='/verify']").await;
+    j.wait_for_path("the sealed-copy check", |p| p == "/verify").await;
+    j.find("input[type='file'][name='copy']").await;
+    j.audit("04d-verify-a-sealed-copy").await;
 }
 
 /// 5. The handler delivers the licence (出件) and closes the case (办结), as
@@ -1370,7 +1399,7 @@ async fn security_revokes_and_app_falls_back(j: &Journey, token: &str) {
     .await;
     j.click(&format!("{section} button[name='action'][value='revoke']"))
         .await;
-    j.wait_for_text(&format!("{section} h3"), "已吊销").await;
+    j.wait_for_text(&format!("{section} h2"), "已吊销").await;
     let revoked = j.find(&section).await;
     assert_eq!(
         revoked.attr("data-version-state").await.unwrap().as_deref(),

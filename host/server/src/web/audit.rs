@@ -163,20 +163,22 @@ async fn audit_page(
         });
     let text_input = |id: &str, zh: &str, en: &str, hint: Option<(&str, &str)>| {
         html! {
-            label for=(id) { (l.t(zh, en)) }
-            @if let Some((zh, en)) = hint { span.hint id={ (id) "-hint" } { (l.t(zh, en)) } }
-            input type="text" id=(id) name=(id) value=(param(q, id)) aria-describedby=[hint.map(|_| format!("{id}-hint"))];
+            div.field {
+                label for=(id) { (l.t(zh, en)) }
+                @if let Some((zh, en)) = hint { span.hint id={ (id) "-hint" } { (l.t(zh, en)) } }
+                input type="text" id=(id) name=(id) value=(param(q, id)) aria-describedby=[hint.map(|_| format!("{id}-hint"))];
+            }
         }
     };
     let body = html! {
         form method="get" action="/audit" role="search" {
-            fieldset {
+            fieldset.field-grid {
                 legend { (l.t("筛选审计日志", "Filter the audit log")) }
                 (text_input("action", "操作", "Action", Some(("如 release.revoke；release 匹配所有 release.* 操作", "e.g. release.revoke; release matches every release.* action"))))
                 (text_input("actor", "操作人", "Actor", Some(("账号，如 security", "an account, e.g. security"))))
                 (text_input("target", "对象（应用或主体）", "Target (app or subject)", Some(("对象包含此文字，如应用标识", "the entry's subject contains this text, e.g. an app id"))))
             }
-            fieldset {
+            fieldset.field-grid {
                 legend { (l.t("筛选溯源记录（须填主体或办件）", "Filter the provenance records (a subject or a case is required)")) }
                 (text_input("subject", "主体标识", "Subject", None))
                 (text_input("case", "办件编号", "Case", None))

@@ -78,12 +78,13 @@ fn app_name(v: &ReleasedVersion, l: Lang) -> &str {
 }
 
 /// The deployments of a version, one row each, marking `own_region`'s.
-fn deployments_table(l: Lang, deployments: &[Deployment], own_region: Option<&str>) -> Markup {
+fn deployments_table(l: Lang, v: &ReleasedVersion, own_region: Option<&str>) -> Markup {
+    let deployments = &v.deployments;
     html! {
         @if deployments.is_empty() {
             p { (l.t("尚未部署。", "Not deployed anywhere yet.")) }
         } @else {
-            (table_box(l.t("部署", "Deployments"), html! { table {
+            (table_box(&format!("{} {}@{}", l.t("部署", "Deployments of"), v.app, v.version), html! { table {
                 thead { tr {
                     th scope="col" { (l.t("区域", "Region")) } th scope="col" { (l.t("状态", "State")) }
                     th scope="col" { (l.t("比例", "Percentage")) } th scope="col" { (l.t("试点名单", "Pilot group")) }
@@ -127,7 +128,7 @@ fn region_section(l: Lang, user: &WebUser, region: &str, v: &ReleasedVersion, re
         section class="release" data-app=(v.app) data-version=(v.version) id={ "release-" (key) } {
             h3 { (app_name(v, l)) " " (v.version) }
             p { code { (v.app) } " · " (l.t("版本状态：", "Version state: ")) span data-version-state=(v.state.to_string()) { (version_state_tag(v.state, l)) } }
-            (deployments_table(l, &v.deployments, Some(region)))
+            (deployments_table(l, v, Some(region)))
             @if let Some(r) = refused {
                 p.field-error { (r.message) }
             }
@@ -324,7 +325,7 @@ fn security_section(l: Lang, user: &WebUser, v: &ReleasedVersion, refused: Optio
     let typed_reason = refused.and_then(|r| r.typed.get("reason")).cloned().unwrap_or_default();
     html! {
         section class="release" data-app=(v.app) data-version=(v.version) data-version-state=(v.state.to_string()) id={ "release-" (key) } {
-            h3 {
+            h2 {
                 (app_name(v, l)) " " (v.version)
                 @if v.state == VersionState::Revoked { " " strong.revoked { (l.t("已吊销", "Revoked")) } }
             }
@@ -335,7 +336,7 @@ fn security_section(l: Lang, user: &WebUser, v: &ReleasedVersion, refused: Optio
                     @for line in reasons.lines() { div { (line) } }
                 }
             }
-            (deployments_table(l, &v.deployments, None))
+            (deployments_table(l, v, None))
             @if let Some(r) = refused {
                 p.field-error { (r.message) }
             }

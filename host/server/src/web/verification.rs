@@ -50,12 +50,22 @@ async fn drain(body: Body, limit: usize) -> bool {
 /// The field of the check's upload form.
 const COPY_FIELD: &str = "copy";
 
+/// What a path segment keeps as it is: letters, digits and RFC 3986's
+/// other unreserved characters, so a certificate id stays readable.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A certificate id as one path segment.
+pub fn path_segment(id: &str) -> String {
+    percent_encoding::utf8_percent_encode(id, SEGMENT).to_string()
+}
+
 /// The path of a certificate's public status page.
 pub fn status_path(id: &str) -> String {
-    format!(
-        "/check/{}",
-        percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC)
-    )
+    format!("/check/{}", path_segment(id))
 }
 
 /// `scheme://host` as the visitor reached this server, for links that leave

@@ -25,7 +25,7 @@ pub async fn wallet(State(s): State<AppState>, lang: PageLang, Citizen { user, s
         @if held.is_empty() { p { (l.t("暂无电子证照。办件出证后，证照会出现在这里。", "No certificates yet. A certificate issued for one of your cases appears here.")) } }
         @for c in &held {
             (card(c, l, false, html! {
-                a class=(ButtonKind::Primary.class()) href={ "/my/wallet/" (path_segment(&c.id)) } {
+                a class=(ButtonKind::Primary.class()) href={ "/my/wallet/" (verification::path_segment(&c.id)) } {
                     (l.t("查看证照与二维码", "Open the certificate and its QR code"))
                 }
             }))
@@ -60,8 +60,9 @@ pub async fn certificate(
         &check_url,
         l.t("证照状态核验二维码", "QR code to check this certificate's status"),
     );
-    let segment = path_segment(&c.id);
+    let segment = verification::path_segment(&c.id);
     let body = html! {
+        div.certificate-page {
         (card(c, l, true, html! {
             a class=(ButtonKind::Primary.class()) href={ "/my/wallet/" (segment) "/copy" } download {
                 (l.t("下载签章副本", "Download a sealed copy"))
@@ -77,6 +78,7 @@ pub async fn certificate(
                 p { (l.t("核验方扫描二维码，即可查看本证照当前是否有效（不显示个人信息）。", "A verifier scans the code to see whether this certificate is valid now (no personal data is shown).")) }
                 p.certificate__url { a id="check-url" href=(check_url) { (check_url) } }
             }
+        }
         }
         p.no-print { a href="/my/wallet" { (l.t("返回我的证照", "Back to my certificates")) } }
     };
@@ -118,11 +120,6 @@ fn card(c: &Certificate, l: Lang, in_full: bool, actions: Markup) -> Markup {
 /// A day as people in China read it.
 fn day(ms: i64) -> String {
     local_time(ms).split(' ').next().unwrap_or_default().to_owned()
-}
-
-/// A certificate id as one path segment.
-fn path_segment(id: &str) -> String {
-    percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// `GET /my/wallet/{id}/copy`: a sealed annotated copy, valid 30 days.
