@@ -378,6 +378,9 @@ impl Journey {
             let at = format!("{name} ({path}) at {} px", viewport.width);
             self.check_accessibility(&at).await;
             self.check_no_sideways_scrolling(&at).await;
+            if viewport.width == PHONE.width {
+                self.check_touch_targets(&at).await;
+            }
             self.screenshot(&format!("{name}-{}", viewport.name)).await;
         }
         self.resize(DESKTOP).await;
@@ -489,6 +492,36 @@ impl Journey {
         if let Some(finding) = self.sideways_finding(at).await {
             self.report(finding);
         }
+    }
+
+    /// Record every control smaller than 44 × 44 px: links, buttons and
+    /// form fields a finger must hit. A link inside a sentence is exempt, as
+    /// WCAG 2.5.8 allows (it flows with the text); a radio button or a
+    /// checkbox counts with its label, which takes the tap too.
+    async fn check_touch_targets(&self, at: &str) {
+        let small = self.small_targets(at).await;
+        if !small.is_empty() {
+            self.report(format!(
+                "[touch targets under 44 px] {at}:\n    - {}",
+                small.join("\n    - ")
+            ));
+        }
+    }
+
+    /// The page's controls smaller than 44 × 44 px, described.
+    async fn small_targets(&self, at: &str) -> Vec<String> {
+        let small = self
+            .client
+            .execute(SMALL_TARGETS, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("measuring the touch targets of {at}: {e}"));
+        small
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(serde_json::Value::as_str)
+            .map(str::to_owned)
+            .collect()
     }
 
     /// A printable finding when the document or its body is wider than the
@@ -610,6 +643,11 @@ impl Journey {
             sideways.as_deref().is_some_and(|f| f.contains("p#too-wide")),
             "the sideways check did not name the wide paragraph: {sideways:?}"
         );
+        let small = self.small_targets(at).await;
+        assert!(
+            small.iter().any(|f| f.starts_with("button#tiny")) && !small.iter().any(|f| f.starts_with("a ")),
+            "the touch-target check did not name only the tiny button: {small:?}"
+        );
     }
 }
 
@@ -629,8 +667,9 @@ struct Focused {
 }
 
 /// A page with known problems: an image without a text alternative (a
-/// critical violation) and a paragraph wider than any window here.
-const AUDIT_CANARY: &str = "data:text/html;charset=utf-8,<!doctype html><html lang='en'><title>Canary</title><main><img src='x.png'><p id='too-wide' style='width:3000px'>wide</p></main></html>";
+/// critical violation), a paragraph wider than any window here, and a
+/// button too small to tap (beside a link in a sentence, which is exempt).
+const AUDIT_CANARY: &str = "data:text/html;charset=utf-8,<!doctype html><html lang='en'><title>Canary</title><main><img src='x.png'><p id='too-wide' style='width:3000px'>wide</p><p>Read <a href='/'>this</a> first.</p><button id='tiny' style='width:20px;height:20px;padding:0'>x</button></main></html>";
 
 /// A page with a link that keeps the browser's focus ring and a button that
 /// hides its focus.
@@ -652,6 +691,41 @@ axe.run(document, { resultTypes: ['violations'] }).then(
   }),
   (error) => done({ error: String(error) }),
 );
+"#;
+
+/// The visible controls smaller than 44 × 44 px, described (see
+/// `Journey::check_touch_targets` for what is exempt).
+const SMALL_TARGETS: &str = r#"
+const describe = (el) => {
+  let text = el.tagName.toLowerCase();
+  if (el.id) text += '#' + el.id;
+  for (const c of el.classList) text += '.' + c;
+  const words = (el.textContent || el.value || '').trim().slice(0, 30);
+  return words ? text + ' "' + words + '"' : text;
+};
+const small = [];
+const controls = document.querySelectorAll('a[href], button, input:not([type="hidden"]), select, textarea, summary');
+for (const el of controls) {
+  const style = getComputedStyle(el);
+  if (style.display === 'none' || style.visibility === 'hidden') continue;
+  let box = el.getBoundingClientRect();
+  // Off-screen until focused (the skip link).
+  if (box.right <= 0 || box.bottom <= 0) continue;
+  if (el.tagName === 'A') {
+    const parent = el.parentElement;
+    const inSentence = parent && parent.textContent.trim() !== el.textContent.trim()
+      && getComputedStyle(el).display === 'inline';
+    if (inSentence) continue;
+  }
+  if ((el.type === 'radio' || el.type === 'checkbox') && el.labels && el.labels.length) {
+    const label = el.labels[0].getBoundingClientRect();
+    box = { width: box.width + label.width, height: Math.max(box.height, label.height) };
+  }
+  if (box.width < 44 - 0.5 || box.height < 44 - 0.5) {
+    small.push(describe(el) + ' ' + Math.round(box.width) + '×' + Math.round(box.height) + ' px');
+  }
+}
+return small;
 "#;
 
 /// Measures the viewport and the document and body, and names the (at most
