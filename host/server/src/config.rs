@@ -39,6 +39,29 @@ pub struct ServeConfig {
     /// (default on; off trades that figure for some speed).
     pub meter_fuel: Option<bool>,
     pub smtp: Option<SmtpConfig>,
+    pub admission: Option<AdmissionConfig>,
+}
+
+/// `[admission]`: how many applications run at once on a node, per app and
+/// in all, before more are refused with a retry hint (`admission.rs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AdmissionConfig {
+    pub applications_per_app: Option<usize>,
+    pub applications_on_node: Option<usize>,
+    pub retry_after_secs: Option<u32>,
+}
+
+impl AdmissionConfig {
+    /// The bounds, the defaults where the file is silent.
+    pub fn limits(&self) -> crate::admission::AdmissionLimits {
+        let default = crate::admission::AdmissionLimits::default();
+        crate::admission::AdmissionLimits {
+            per_app: self.applications_per_app.unwrap_or(default.per_app),
+            total: self.applications_on_node.unwrap_or(default.total),
+            retry_after_secs: self.retry_after_secs.unwrap_or(default.retry_after_secs),
+        }
+    }
 }
 
 /// `[smtp]`.
@@ -62,6 +85,18 @@ impl ServeConfig {
         let config: ServeConfig = toml::from_str(text).map_err(|e| e.to_string())?;
         if config.max_upload_mib == Some(0) {
             return Err("max-upload-mib must be at least 1".into());
+        }
+        if let Some(admission) = &config.admission {
+            let limits = admission.limits();
+            if limits.per_app == 0 || limits.total == 0 || limits.retry_after_secs == 0 {
+                return Err(
+                    "[admission] applications-per-app, applications-on-node and retry-after-secs must be at least 1"
+                        .into(),
+                );
+            }
+            if limits.per_app > limits.total {
+                return Err("[admission] applications-per-app may not exceed applications-on-node".into());
+            }
         }
         Ok(config)
     }
@@ -91,9 +126,17 @@ mod tests {
             meter-fuel = false
             [smtp]
             server = "127.0.0.1:2525"
+            [admission]
+            applications-per-app = 4
+            applications-on-node = 16
             "#,
         )
         .unwrap();
+        let admission = config.admission.unwrap().limits();
+        assert_eq!(
+            (admission.per_app, admission.total, admission.retry_after_secs),
+            (4, 16, 1)
+        );
         assert_eq!(config.listen, Some("127.0.0.1:9000".parse().unwrap()));
         assert_eq!(config.data_dir, Some(PathBuf::from("/srv/tongban")));
         assert_eq!(config.max_upload_mib, Some(8));
@@ -109,5 +152,9 @@ mod tests {
         assert!(err.contains("listen"), "{err}");
         let err = ServeConfig::parse("max-upload-mib = 0").unwrap_err();
         assert!(err.contains("max-upload-mib"), "{err}");
+        let err = ServeConfig::parse("[admission]\napplications-per-app = 0").unwrap_err();
+        assert!(err.contains("applications-per-app"), "{err}");
+        let err = ServeConfig::parse("[admission]\napplications-per-app = 9\napplications-on-node = 8").unwrap_err();
+        assert!(err.contains("may not exceed"), "{err}");
     }
 }

@@ -4,6 +4,7 @@
 //! the two front doors over it, the JSON API ([`api`]) and the pages
 //! ([`web`]); the background [`workers`]; and the command line ([`cli`]).
 
+pub mod admission;
 pub mod api;
 pub mod cli;
 pub mod compiler;

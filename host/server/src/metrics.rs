@@ -1,6 +1,7 @@
 //! `/metrics` in the Prometheus text format: per app, version and hook, the
 //! calls, the error values apps returned, the traps and limit breaches, the
-//! fuel burnt, and a latency histogram. Every hook call the server makes goes
+//! fuel burnt, and a latency histogram; and admission control's figures
+//! (`admission.rs`). Every hook call the server makes goes
 //! through [`crate::state::AppState::call_app`], which records it here.
 
 use std::sync::Arc;
@@ -12,6 +13,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tongban_runtime::{CallError, CallOutcome, HookResult};
+
+use crate::admission::{Admission, AdmissionLimits};
 
 /// Which app call a figure is about.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -50,7 +53,13 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Metrics {
+        Metrics::with_admission(AdmissionLimits::default()).0
+    }
+
+    /// The metrics, and admission control with `limits` reporting into them.
+    pub fn with_admission(limits: AdmissionLimits) -> (Metrics, Arc<Admission>) {
         let mut registry = Registry::with_prefix("tongban_app");
+        let admission = Arc::new(Admission::new(limits, &mut registry));
         let calls = Family::<CallLabels, Counter>::default();
         let errors = Family::<CallLabels, Counter>::default();
         let traps = Family::<TrapLabels, Counter>::default();
@@ -78,7 +87,7 @@ impl Metrics {
         );
         registry.register("fuel", "Fuel consumed, when fuel is metered", fuel.clone());
         registry.register("call_duration_seconds", "Wall time of hook calls", latency.clone());
-        Metrics {
+        let metrics = Metrics {
             registry: Arc::new(registry),
             calls,
             errors,
@@ -86,7 +95,8 @@ impl Metrics {
             busy,
             fuel,
             latency,
-        }
+        };
+        (metrics, admission)
     }
 
     /// Record one call.

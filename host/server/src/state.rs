@@ -36,6 +36,8 @@ pub struct AppState {
     pub max_upload_bytes: usize,
     /// Per-app call figures for `/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// How many applications run at once, per app and on this node.
+    pub admission: Arc<crate::admission::Admission>,
     /// The workers that unpack and load (compile, at worst) versions.
     loading: Arc<tokio::sync::Semaphore>,
     /// Held for the whole of a refresh, so the poller and a handler that
@@ -51,6 +53,7 @@ impl AppState {
         max_upload_bytes: usize,
     ) -> Result<AppState, MarketError> {
         let table = ServingTable::load(market.db()).await?;
+        let (metrics, admission) = crate::metrics::Metrics::with_admission(Default::default());
         let state = AppState {
             market,
             services: runtime.services().clone(),
@@ -58,11 +61,21 @@ impl AppState {
             serving: Arc::new(ArcSwap::from_pointee(table)),
             loaded: Arc::new(Mutex::new(HashMap::new())),
             max_upload_bytes,
-            metrics: crate::metrics::Metrics::new(),
+            metrics,
+            admission,
             loading: Arc::new(tokio::sync::Semaphore::new(LOAD_WORKERS)),
             refreshing: Arc::new(Mutex::new(())),
         };
         Ok(state)
+    }
+
+    /// The state with admission control bounded by `limits` (and fresh
+    /// metrics, which it reports into), before the server serves.
+    pub fn with_admission_limits(mut self, limits: crate::admission::AdmissionLimits) -> AppState {
+        let (metrics, admission) = crate::metrics::Metrics::with_admission(limits);
+        self.metrics = metrics;
+        self.admission = admission;
+        self
     }
 
     /// The loaded app of a package digest, loading it from the blob store

@@ -1,6 +1,8 @@
 //! One app must never take the platform from the others: an app whose
-//! `on-event` always times out delays only its own events, and an app whose
-//! calls sleep gets its share of the instance slots and no more. These are
+//! `on-event` always times out delays only its own events, an app whose
+//! calls sleep gets its share of the instance slots and no more, and an app
+//! at its bound of applications at once is refused at once while the others
+//! are admitted. These are
 //! bounds on time, so they run in a test binary of their own, away from the
 //! CPU-heavy hostile uploads.
 
@@ -119,4 +121,68 @@ async fn an_app_past_its_share_gets_a_fast_503_naming_it() {
             "the admitted calls run into their deadline: {body}"
         );
     }
+}
+
+/// Admission control: past an app's bound of applications at once, its next
+/// application is refused at once with a 503 `overloaded` naming the app and
+/// a `Retry-After`, before any of its code runs; another app is admitted
+/// meanwhile; once a place is given back the app is admitted again. The
+/// places are held by the test itself, so nothing here depends on how long
+/// an application takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applications_past_an_apps_bound_are_refused_at_once() {
+    let p = Platform::with(&["probe", "hog"]).await;
+    let hog = "cn.gov.test.hog";
+    let limit = p.state.admission.limits().per_app;
+    let held: Vec<_> = (0..limit).map(|_| p.state.admission.admit(hog).unwrap()).collect();
+    let hook_calls = || {
+        p.state
+            .metrics
+            .render()
+            .lines()
+            .filter(|l| l.starts_with("tongban_app_calls_total{app=\"cn.gov.test.hog\""))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum::<f64>()
+    };
+    let calls_before = hook_calls();
+    let apply = |app: &str| json!({"region": REGION, "app": app, "form": {}});
+
+    let (status, headers, body) = p
+        .call_as(&p.citizen_token, "POST", "/api/v1/applications", apply(hog))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "overloaded", "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains(hog), "{body}");
+    assert_eq!(headers.get("retry-after").unwrap(), "1");
+    assert_eq!(hook_calls(), calls_before, "no hook of the refused app ran");
+
+    // Another app is admitted: its application reaches the app, which
+    // finds fault with the empty form.
+    let (status, _, body) = p
+        .call_as(
+            &p.citizen_token,
+            "POST",
+            "/api/v1/applications",
+            apply("cn.gov.test.probe"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "form_invalid", "{body}");
+
+    let metrics = p.state.metrics.render();
+    for line in [
+        format!("tongban_app_applications_in_flight{{app=\"{hog}\"}} {limit}"),
+        format!("tongban_app_admission_refused_total{{app=\"{hog}\",bound=\"app\"}} 1"),
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "no `{line}` in:\n{metrics}");
+    }
+
+    // A place given back is taken by the next application.
+    drop(held);
+    let (status, _, body) = p
+        .call_as(&p.citizen_token, "POST", "/api/v1/applications", apply(hog))
+        .await;
+    assert!(status.is_success(), "{status}: {body}");
+    assert_eq!(body["case"]["app"], hog, "{body}");
+    assert_eq!(p.state.admission.in_flight(hog), (0, 0), "every place is given back");
 }

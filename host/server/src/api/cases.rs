@@ -95,7 +95,7 @@ impl Applied {
         (status = 422, description = "form_invalid, submission_refused, invalid or invalid_input: the form's problems by field (in `fields`), the app's refusal, or a malformed field", body = super::error::ErrorEnvelope),
         (status = 428, description = "consent_required or submission_refused: the app needs a consent the citizen has not granted", body = super::error::ErrorEnvelope),
         (status = 502, description = "app_failed: the app trapped, ran out of fuel or answered for another hook", body = super::error::ErrorEnvelope),
-        (status = 503, description = "app_busy or unavailable: the app is at its share of the instance slots, or the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+        (status = 503, description = "overloaded, app_busy or unavailable: as many applications run at once as admission control allows (of this app or on the node), the app is at its share of the instance slots, or the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
     )
 )]
 pub async fn apply(
@@ -275,7 +275,7 @@ pub struct StepRequest {
         (status = 415, description = "unsupported_media_type: the body is not sent as application/json", body = super::error::ErrorEnvelope),
         (status = 422, description = "form_invalid, submission_refused, invalid or invalid_input: the form's problems by field (in `fields`), the app's refusal, or a malformed field", body = super::error::ErrorEnvelope),
         (status = 502, description = "app_failed: the app trapped, ran out of fuel or answered for another hook", body = super::error::ErrorEnvelope),
-        (status = 503, description = "app_busy or unavailable: the app is at its share of the instance slots, or the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
+        (status = 503, description = "overloaded, app_busy or unavailable: as many applications run at once as admission control allows (of this app or on the node), the app is at its share of the instance slots, or the platform database failed for now; retry after Retry-After seconds", body = super::error::ErrorEnvelope),
     )
 )]
 pub async fn step(

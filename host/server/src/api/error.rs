@@ -164,6 +164,13 @@ impl From<FlowError> for ApiError {
             }
             e @ FlowError::AppFailed(_) => ApiError::new(StatusCode::BAD_GATEWAY, "app_failed", e.to_string()),
             FlowError::Call(e) => ApiError::call_failed(&e),
+            FlowError::Overloaded(refused) => ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "overloaded",
+                message: refused.to_string(),
+                retry_after: Some(refused.retry_after_secs),
+                fields: Vec::new(),
+            },
             FlowError::Service(e) => e.into(),
             FlowError::Market(e) => e.into(),
         }

@@ -29,7 +29,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", env = "TONGBAN_LISTEN")]
     listen: Option<SocketAddr>,
     /// A TOML file of settings (listen, data-dir, database-url, blob-url,
-    /// max-upload-mib, holidays, meter-fuel, [smtp]); flags override it.
+    /// max-upload-mib, holidays, meter-fuel, [smtp], [admission]); flags
+    /// override it.
     #[arg(long, value_name = "FILE", env = "TONGBAN_CONFIG")]
     config: Option<std::path::PathBuf>,
     /// Seed the demo: a province, two cities and their bureaus, one account
@@ -58,6 +59,9 @@ pub struct ServeArgs {
     smtp_from: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
+    /// `[admission]` of the file; not a flag.
+    #[arg(skip)]
+    admission: crate::admission::AdmissionLimits,
 }
 
 /// The default listening address.
@@ -95,6 +99,9 @@ fn merge(mut args: ServeArgs) -> Result<ServeArgs, CliError> {
         .smtp_from
         .or(file.smtp.and_then(|s| s.from))
         .or(Some(DEFAULT_SMTP_FROM.into()));
+    if let Some(admission) = &file.admission {
+        args.admission = admission.limits();
+    }
     args.store.database_url = args.store.database_url.or(file.database_url);
     args.store.blob_url = args.store.blob_url.or(file.blob_url);
     if let Some(dir) = file.data_dir
@@ -120,7 +127,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
             meter_fuel,
             crate::compiler::serving_compiler()?,
         )
-        .await?;
+        .await?
+        .with_admission_limits(args.admission);
         let logins = if args.demo {
             Some(crate::demo::seed(&state, &args.store.data_dir).await?)
         } else {

@@ -7,7 +7,9 @@
 //! the item's JSON Schema, the app's `validate`), opens the case, runs the
 //! app's `submit`, and lets an instant item's rule decide. A refused
 //! submission leaves no case behind; a repeated submission key answers the
-//! first case.
+//! first case. Both pass admission control first (`admission.rs`): past the
+//! app's or the node's bound of applications at once, they are refused
+//! before any work, with a retry hint.
 
 use std::sync::Arc;
 
@@ -114,6 +116,8 @@ pub async fn submit(
 ) -> FlowResult<Applied> {
     let loaded = &applying.loaded;
     let manifest = &loaded.manifest;
+    // Held until the case is written (or the application refused).
+    let _admitted = state.admission.admit(&manifest.app.id)?;
     let who = Principal::of(state, &applying.person, &manifest.app.id).await?;
     let call = CallFor {
         region: applying.region.clone(),
@@ -287,6 +291,7 @@ pub async fn resubmit(
     let case = state.services.case_for(actor, id).await?;
     tongban_services::cases::may_take(actor, &case, Action::Resubmit)?;
     let (_, loaded) = served(state, &case.region, &case.app, &case.subject).await?;
+    let _admitted = state.admission.admit(&case.app)?;
     let form = read_form(loaded.forms.get(&case.item))
         .ok_or_else(|| FlowError::BadRequest("a resubmission carries the corrected form".into()))?;
     let channel = if actor.role == Role::WindowClerk {

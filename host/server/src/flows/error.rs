@@ -35,10 +35,20 @@ pub enum FlowError {
     /// call never ran), or the app's own failure.
     #[error(transparent)]
     Call(CallError),
+    /// Admission control refused the application at once: as many run
+    /// already, of this app or on the node, as are allowed.
+    #[error(transparent)]
+    Overloaded(crate::admission::Refused),
     #[error(transparent)]
     Service(ServiceError),
     #[error(transparent)]
     Market(MarketError),
+}
+
+impl From<crate::admission::Refused> for FlowError {
+    fn from(e: crate::admission::Refused) -> FlowError {
+        FlowError::Overloaded(e)
+    }
 }
 
 impl From<ServiceError> for FlowError {

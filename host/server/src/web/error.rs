@@ -97,6 +97,7 @@ pub fn status_of(e: &FlowError) -> (StatusCode, Option<u32>) {
             (StatusCode::SERVICE_UNAVAILABLE, Some(*retry_after_secs))
         }
         FlowError::Call(_) => (StatusCode::BAD_GATEWAY, None),
+        FlowError::Overloaded(refused) => (StatusCode::SERVICE_UNAVAILABLE, Some(refused.retry_after_secs)),
         FlowError::Service(e) => match e {
             S::NotGranted(_) | S::Forbidden(_) => (StatusCode::FORBIDDEN, None),
             S::ConsentRequired(_) => (StatusCode::PRECONDITION_REQUIRED, None),
@@ -204,6 +205,7 @@ fn code_of(e: &FlowError) -> &'static str {
         FlowError::AppRefused { .. } => "submission_refused",
         FlowError::AppFailed(_) => "app_failed",
         FlowError::Call(tongban_runtime::CallError::Busy { .. }) => "app_busy",
+        FlowError::Overloaded(_) => "overloaded",
         FlowError::Call(_) => "app_failed",
         FlowError::Service(e) => e.code(),
         FlowError::Market(e) => e.code(),

@@ -42,6 +42,8 @@ fn actor(user: &str, role: Role, org: Option<&str>, region: Option<&str>) -> Act
 pub struct Platform {
     pub state: AppState,
     pub admin_token: String,
+    /// [`CITIZEN`]'s API token.
+    pub citizen_token: String,
     _dir: tempfile::TempDir,
 }
 
@@ -115,9 +117,22 @@ impl Platform {
         let admin_token = accounts::issue_token(db, &Actor::system(), "admin", "test")
             .await
             .unwrap();
+        let citizen = accounts::User {
+            id: "zhangsan".into(),
+            display_name: "张三".into(),
+            role: Role::Citizen,
+            org: None,
+            region: None,
+            subject: Some(CITIZEN.into()),
+        };
+        accounts::create_user(db, &Actor::system(), &citizen).await.unwrap();
+        let citizen_token = accounts::issue_token(db, &Actor::system(), "zhangsan", "test")
+            .await
+            .unwrap();
         Platform {
             state,
             admin_token,
+            citizen_token,
             _dir: dir,
         }
     }
@@ -179,10 +194,21 @@ impl Platform {
     }
 
     pub async fn call(&self, method: &str, path: &str, body: Value) -> (StatusCode, axum::http::HeaderMap, Value) {
+        self.call_as(&self.admin_token, method, path, body).await
+    }
+
+    /// A call with `token`'s authority.
+    pub async fn call_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
         let request = Request::builder()
             .method(method)
             .uri(path)
-            .header("authorization", format!("Bearer {}", self.admin_token))
+            .header("authorization", format!("Bearer {token}"))
             .header("content-type", "application/json")
             .body(Body::from(body.to_string()))
             .unwrap();
