@@ -233,7 +233,9 @@ fn publishing_and_reviewing_through_the_pages() {
     );
     let review = reviewer.get(&format!("/reviews/{APP}/1.1.0"));
     assert_eq!(review.status, 200, "{}", review.body);
-    assert!(review.body.contains("<pre class=\"manifest\">") && review.body.contains("杭州市市场监督管理局"));
+    assert!(
+        review.body.contains("<pre class=\"manifest\" tabindex=\"0\"") && review.body.contains("杭州市市场监督管理局")
+    );
     let acks = ack_values(&review.body);
     assert!(acks.contains(&"capability/storage".to_owned()), "{acks:?}");
     assert!(
