@@ -55,6 +55,51 @@ async fn storage_round_trips_and_persists_across_calls() {
     assert_eq!(results[0], json!({"ok": ["a/2", "b/1"]}));
 }
 
+/// The time the host spends in a capability is not the app's: a storage
+/// write that has to wait 3 s for the database (another writer holds
+/// SQLite's write lock) completes, although the probe's `timeout-ms` is 2 s,
+/// and the report counts the wait as capability time. Before, the wait ran
+/// the app into its deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hosts_time_in_a_capability_does_not_count_against_the_apps_deadline() {
+    let rt = runtime().await;
+    let package = fixture("probe");
+    let app = rt.runtime.load(&package).unwrap();
+    let timeout = std::time::Duration::from_millis(u64::from(app.manifest.limits.timeout_ms()));
+    let held = timeout + std::time::Duration::from_secs(1);
+    // Another writer takes the database's write lock and keeps it.
+    let other = rt.db().open().await;
+    let mut writer = other.pool().acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *writer).await.unwrap();
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(held).await;
+        sqlx::query("COMMIT").execute(&mut *writer).await.unwrap();
+    });
+    let outcome = rt
+        .runtime
+        .call(
+            &app,
+            &env("330106"),
+            submit("C-1", &json!([{"op": "set", "key": "slow/1", "size": 10}]).to_string()),
+        )
+        .await;
+    release.await.unwrap();
+    let HookResult::Submit(Ok(Outcome::Approved(text))) = outcome.result.expect("the call is not interrupted") else {
+        panic!("the probe always approves with its results")
+    };
+    let results: Vec<Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(results[0], json!({"ok": null}), "the write went through");
+    // The call took longer than the app's deadline, and that was the host's
+    // wait: the write could not finish before the lock was given back.
+    assert!(outcome.report.wall_time > timeout, "{:?}", outcome.report.wall_time);
+    assert!(
+        outcome.report.capability_time > outcome.report.wall_time - timeout,
+        "{:?} of {:?} in capabilities",
+        outcome.report.capability_time,
+        outcome.report.wall_time
+    );
+}
+
 #[tokio::test]
 async fn a_write_past_the_quota_is_refused_and_changes_nothing() {
     let rt = runtime().await;

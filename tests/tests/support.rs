@@ -11,6 +11,13 @@ pub struct TestRuntime {
     _db: TestDb,
 }
 
+impl TestRuntime {
+    /// The runtime's database, to open another connection to it.
+    pub fn db(&self) -> &TestDb {
+        &self._db
+    }
+}
+
 pub async fn runtime() -> TestRuntime {
     let db = TestDb::sqlite("runtime");
     let runtime = Runtime::new(RuntimeSettings::in_data_dir(db.dir()), db.open().await).unwrap();

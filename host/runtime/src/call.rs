@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tongban_registry::platform;
 use wasmtime::component::ResourceTable;
-use wasmtime::{Store, UpdateDeadline};
+use wasmtime::{CallHook, Store, UpdateDeadline};
 use wasmtime_wasi::random::WasiRandomCtx;
 
 use crate::Runtime;
 use crate::bindings::{app as wit_app, types as wit_types};
 use crate::capabilities::{CallSetup, CapabilityCtxs, log::LogLine};
 use crate::error::{CallError, LimitBreach, LimitKind};
+use crate::guest_clock::{GuestClock, HOST_WAIT_ALLOWANCE, wall_bound};
 use crate::limits::{HostCallBudget, MemoryLimiter, copy_allowance};
 use crate::loaded::LoadedApp;
 use crate::wasi::sandbox_ctx;
@@ -100,6 +101,9 @@ pub enum HookResult {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CallReport {
     pub wall_time: Duration,
+    /// Of the wall time, what the host spent in capabilities for the app,
+    /// which `timeout-ms` does not count.
+    pub capability_time: Duration,
     /// Fuel consumed, when the engine meters fuel.
     pub fuel_used: Option<u64>,
     /// The most linear memory the instance had at once.
@@ -138,6 +142,8 @@ pub(crate) async fn call(runtime: &Runtime, app: &LoadedApp, env: &CallEnv, hook
     };
     let limits = &app.manifest.limits;
     let timeout_ms = limits.timeout_ms();
+    let timeout = Duration::from_millis(u64::from(timeout_ms));
+    let clock = GuestClock::start(started);
     let (wasi, output) = sandbox_ctx(platform::MAX_OUTPUT_BYTES);
     let state = CallState {
         wasi,
@@ -149,6 +155,7 @@ pub(crate) async fn call(runtime: &Runtime, app: &LoadedApp, env: &CallEnv, hook
             &app.capabilities,
             &CallSetup::new(&app.manifest, env, &runtime.services),
         ),
+        clock: clock.clone(),
     };
     let mut store = Store::new(&runtime.engine, state);
     store.limiter(|s| &mut s.limiter);
@@ -156,13 +163,23 @@ pub(crate) async fn call(runtime: &Runtime, app: &LoadedApp, env: &CallEnv, hook
     // hook's result) may exceed `MAX_TRANSFER_BYTES`, nor the call's copy
     // allowance; wasmtime stops such a lift before it copies.
     store.set_hostcall_fuel(copy_allowance(limits.memory_mib()).min(platform::MAX_TRANSFER_BYTES) as usize);
+    // Every exit from wasm into the host and every return is marked on the
+    // call's clock, so the time the host spends in capabilities is not the
+    // guest's (`guest_clock.rs`).
+    store.call_hook(|store, hook| {
+        match hook {
+            CallHook::CallingHost => store.data().clock.host_call_started(),
+            CallHook::ReturningFromHost => store.data().clock.host_call_returned(),
+            CallHook::CallingWasm | CallHook::ReturningFromWasm => {}
+        }
+        Ok(())
+    });
     // At every epoch tick the guest yields to the async executor, so a guest
     // that spins never holds a worker thread that other requests need; past
-    // its deadline (wall time, so never early) it is interrupted.
-    let deadline_at = started + Duration::from_millis(u64::from(timeout_ms));
+    // its deadline (guest time, so never early) it is interrupted.
     store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |_| {
-        Ok(if Instant::now() >= deadline_at {
+    store.epoch_deadline_callback(move |store| {
+        Ok(if store.data().clock.guest_time() >= timeout {
             UpdateDeadline::Interrupt
         } else {
             UpdateDeadline::Yield(1)
@@ -179,14 +196,20 @@ pub(crate) async fn call(runtime: &Runtime, app: &LoadedApp, env: &CallEnv, hook
         channel: env.session.channel.into(),
         region: env.region.clone(),
     };
-    let deadline = Duration::from_millis(timeout_ms as u64) + HOST_GRACE;
-    let run = tokio::time::timeout(deadline, invoke(app, &mut store, &ctx, hook));
-    let result = match run.await {
+    let run = await_within_bounds(invoke(app, &mut store, &ctx, hook), &clock, timeout).await;
+    let result = match run {
         Ok(Ok(result)) => check_result_size(result),
         Ok(Err(e)) => Err(classify(e, &output, copy_allowance(limits.memory_mib()))),
-        Err(_) => Err(CallError::Limit {
+        Err(Overrun::Guest) => Err(CallError::Limit {
             kind: LimitKind::Time,
             detail: format!("the call did not finish within {timeout_ms} ms (stuck outside wasm)"),
+        }),
+        Err(Overrun::Wall) => Err(CallError::Busy {
+            detail: format!(
+                "the platform worked on this call for more than {} s in its capabilities; the app's own time was within its {timeout_ms} ms",
+                HOST_WAIT_ALLOWANCE.as_secs()
+            ),
+            retry_after_secs: crate::slots::BUSY_RETRY_AFTER_SECS,
         }),
     };
 
@@ -197,6 +220,7 @@ pub(crate) async fn call(runtime: &Runtime, app: &LoadedApp, env: &CallEnv, hook
     let state = store.into_data();
     let report = CallReport {
         wall_time: started.elapsed(),
+        capability_time: clock.capability_time(),
         fuel_used,
         peak_memory_bytes: state.limiter.peak_bytes(),
         host_calls: state.budget.used(),
@@ -210,6 +234,42 @@ pub(crate) async fn call(runtime: &Runtime, app: &LoadedApp, env: &CallEnv, hook
         tracing::warn!(app = %app.manifest.app.id, version = %app.manifest.app.version, error = %e, "hook call failed");
     }
     CallOutcome { result, report }
+}
+
+/// Which bound a call ran past while the host awaited it.
+enum Overrun {
+    /// The guest's own time, outside wasm (a WASI sleep), where no epoch
+    /// check can interrupt it.
+    Guest,
+    /// The wall bound, while the host worked in its capabilities.
+    Wall,
+}
+
+/// Await `call` until it finishes, its guest time runs [`HOST_GRACE`] past
+/// `timeout`, or the wall bound passes. The guest's deadline moves later by
+/// whatever the host spends in capabilities meanwhile, so each wake-up
+/// recomputes it.
+async fn await_within_bounds<F: std::future::Future>(
+    call: F,
+    clock: &GuestClock,
+    timeout: Duration,
+) -> Result<F::Output, Overrun> {
+    let mut call = std::pin::pin!(call);
+    let wall_deadline = clock.started() + wall_bound(timeout);
+    loop {
+        let guest_deadline = clock.guest_deadline(timeout + HOST_GRACE);
+        let wake = guest_deadline.min(wall_deadline);
+        if let Ok(output) = tokio::time::timeout_at(wake.into(), call.as_mut()).await {
+            return Ok(output);
+        }
+        let now = Instant::now();
+        if now >= wall_deadline {
+            return Err(Overrun::Wall);
+        }
+        if now >= clock.guest_deadline(timeout + HOST_GRACE) {
+            return Err(Overrun::Guest);
+        }
+    }
 }
 
 async fn invoke(

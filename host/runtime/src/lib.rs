@@ -16,6 +16,7 @@ pub mod compile;
 pub mod engine;
 pub mod env;
 pub mod error;
+pub mod guest_clock;
 pub mod limits;
 pub mod loaded;
 pub mod slots;

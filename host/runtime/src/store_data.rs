@@ -19,6 +19,8 @@ pub struct CallState {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) budget: HostCallBudget,
     pub(crate) caps: CapabilityCtxs,
+    /// The call's guest time, which capability calls do not count in.
+    pub(crate) clock: crate::guest_clock::GuestClock,
 }
 
 impl CallState {
@@ -39,6 +41,9 @@ impl WasiView for CallState {
 
 impl CapabilityData for CallState {
     fn capabilities(&mut self) -> (&mut CapabilityCtxs, &mut HostCallBudget) {
+        // Every capability call projects the store data through here first,
+        // which marks the host call in progress as a capability's.
+        self.clock.entered_capability();
         (&mut self.caps, &mut self.budget)
     }
 }
