@@ -32,7 +32,7 @@ use tongban_registry::release::Role;
 use tongban_services::identity::mask_id_number;
 use tongban_services::subjects::Subject;
 
-use super::error::{PageError, PageResult, status_of};
+use super::error::{PageError, PageResult, form_refusal, status_of};
 use super::form;
 use super::layout::{Lang, Problem, page};
 use super::session::{PageLang, WebUser};
@@ -341,14 +341,7 @@ pub async fn submit(
     let (errors, status): (BTreeMap<String, String>, StatusCode) =
         match apply::submit(&s, &applying, &form, f.get("submission_key").cloned()).await {
             Ok(applied) => return Ok(Redirect::to(&format!("/work/cases/{}", applied.case.id)).into_response()),
-            Err(FlowError::Form(fields)) => (
-                fields.into_iter().map(|e| (e.field, e.message)).collect(),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ),
-            Err(e) => {
-                let (status, _) = status_of(&e);
-                ([(String::new(), e.to_string())].into_iter().collect(), status)
-            }
+            Err(e) => form_refusal(e),
         };
     counter_form(&s, &lang, &user, &region, &app, &id_number, &f, &errors, status).await
 }

@@ -191,6 +191,22 @@ fn refusal_page(
     axum::response::Html(markup.into_string())
 }
 
+/// A refused form's problems by field path and the status to answer with:
+/// a form's field errors as they are, any other refusal as one problem of
+/// the whole form (the empty path).
+pub fn form_refusal(e: FlowError) -> (std::collections::BTreeMap<String, String>, StatusCode) {
+    match e {
+        FlowError::Form(fields) => (
+            fields.into_iter().map(|e| (e.field, e.message)).collect(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        e => {
+            let (status, _) = status_of(&e);
+            ([(String::new(), e.to_string())].into_iter().collect(), status)
+        }
+    }
+}
+
 /// The stable code of a refusal, as the API names the same refusal.
 fn code_of(e: &FlowError) -> &'static str {
     match e {

@@ -13,12 +13,11 @@ use tongban_services::now_ms;
 use tongban_services::ratings::{MAX_COMMENT_CHARS, RatingLevel, open_for_rating};
 
 use super::{field_problems, when};
-use crate::flows::FlowError;
 use crate::flows::apply;
 use crate::flows::calls::served;
 use crate::state::AppState;
 use crate::web::design::{ButtonKind, Step, Task, progress, row, row_with_id, summary_list, table_box, task_list};
-use crate::web::error::{PageError, PageResult, status_of};
+use crate::web::error::{PageError, PageResult, form_refusal};
 use crate::web::form;
 use crate::web::layout::{Lang, Problem, page};
 use crate::web::session::{Citizen, PageLang, WebUser};
@@ -278,16 +277,7 @@ pub async fn correct(
         Ok(_) => return Ok(Redirect::to(&format!("/my/cases/{id}")).into_response()),
         Err(refusal) => refusal,
     };
-    let (errors, status) = match refused {
-        FlowError::Form(fields) => (
-            fields.into_iter().map(|e| (e.field, e.message)).collect(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        e => {
-            let (status, _) = status_of(&e);
-            ([(String::new(), e.to_string())].into_iter().collect(), status)
-        }
-    };
+    let (errors, status) = form_refusal(refused);
     let returned = Returned {
         correction: Some(f),
         correction_errors: errors,

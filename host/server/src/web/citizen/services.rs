@@ -16,11 +16,10 @@ use tongban_services::consent::ConsentState;
 use tongban_services::consents::{DEFAULT_CONSENT_MS, attribute_scope, certificate_scope};
 
 use super::field_problems;
-use crate::flows::FlowError;
 use crate::flows::apply;
 use crate::flows::consent::{self, requested_scopes};
 use crate::state::AppState;
-use crate::web::error::{PageError, PageResult, status_of};
+use crate::web::error::{PageError, PageResult, form_refusal};
 use crate::web::form;
 use crate::web::layout::{Lang, page};
 use crate::web::session::{Citizen, PageLang, Visitor, WebUser};
@@ -332,14 +331,7 @@ pub async fn apply(
     let (errors, status): (BTreeMap<String, String>, StatusCode) =
         match apply::submit(&s, &applying, &form, f.get("submission_key").cloned()).await {
             Ok(applied) => return Ok(Redirect::to(&format!("/my/cases/{}", applied.case.id)).into_response()),
-            Err(FlowError::Form(fields)) => (
-                fields.into_iter().map(|e| (e.field, e.message)).collect(),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ),
-            Err(e) => {
-                let (status, _) = status_of(&e);
-                ([(String::new(), e.to_string())].into_iter().collect(), status)
-            }
+            Err(e) => form_refusal(e),
         };
     Ok(apply_page(
         l, &user, &title, &app, &version, schema, &f, &errors, status,
