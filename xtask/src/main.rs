@@ -184,13 +184,22 @@ impl Drop for CreatedDatabase {
     }
 }
 
-/// Install moto's S3-compatible server (`moto[s3,server]` from PyPI) when
-/// python3 cannot import it. The blob-store and end-to-end tests start it on a
-/// loopback port to exercise the S3 blob backend with the real client.
-fn ensure_s3_sandbox() -> Result<(), String> {
-    let present = Command::new("python3").args(["-c", "import moto.server"]).output();
+/// A Python package a test needs, installed from PyPI with the machine's
+/// `python3 -m pip` when `present` (arguments to `python3`) fails. Under CI a
+/// failed install fails the run; elsewhere the tests that need it skip with
+/// `skipped`'s warning.
+struct PipPackage {
+    name: &'static str,
+    present: &'static [&'static str],
+    requirement: &'static str,
+    skipped: &'static str,
+    needed_for: &'static str,
+}
+
+fn ensure_pip_package(package: &PipPackage) -> Result<(), String> {
+    let present = Command::new("python3").args(package.present).output();
     if present.as_ref().is_ok_and(|o| o.status.success()) {
-        eprintln!("moto is installed");
+        eprintln!("{} is installed", package.name);
         return Ok(());
     }
     let mut install = Command::new("python3");
@@ -200,53 +209,43 @@ fn ensure_s3_sandbox() -> Result<(), String> {
         "install",
         "--quiet",
         "--disable-pip-version-check",
-        "moto[s3,server]>=5,<6",
+        package.requirement,
     ]);
     match run(install) {
         Ok(()) => Ok(()),
-        // Outside CI the S3 tests skip with a warning, like PostgreSQL's.
         Err(e) if std::env::var_os("CI").is_none() => {
             eprintln!(
-                "warning: cannot install moto ({e}); the S3 blob tests will be skipped. Install it with `python3 -m pip install 'moto[s3,server]'` (in a virtualenv where the system Python refuses)"
+                "warning: cannot install {} ({e}); {}. Install it with `python3 -m pip install '{}'` (in a virtualenv where the system Python refuses)",
+                package.name, package.skipped, package.requirement
             );
             Ok(())
         }
-        Err(e) => Err(format!("CI needs moto for the S3 blob tests: {e}")),
+        Err(e) => Err(format!("CI needs {} {}: {e}", package.name, package.needed_for)),
     }
 }
 
-/// Install `openapi-spec-validator` from PyPI, the independent tool that
-/// `host/server/tests/openapi.rs` checks the OpenAPI document with. Under CI
-/// a failed install fails the run; elsewhere that check skips with a warning.
+/// moto's S3-compatible server: the blob-store and end-to-end tests start it
+/// on a loopback port to exercise the S3 blob backend with the real client.
+fn ensure_s3_sandbox() -> Result<(), String> {
+    ensure_pip_package(&PipPackage {
+        name: "moto",
+        present: &["-c", "import moto.server"],
+        requirement: "moto[s3,server]>=5,<6",
+        skipped: "the S3 blob tests will be skipped",
+        needed_for: "for the S3 blob tests",
+    })
+}
+
+/// `openapi-spec-validator`, the independent tool that
+/// `host/server/tests/openapi.rs` checks the OpenAPI document with.
 fn ensure_openapi_validator() -> Result<(), String> {
-    let present = Command::new("python3")
-        .args(["-m", "openapi_spec_validator", "--help"])
-        .output();
-    if present.as_ref().is_ok_and(|o| o.status.success()) {
-        eprintln!("openapi-spec-validator is installed");
-        return Ok(());
-    }
-    let mut install = Command::new("python3");
-    install.args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "openapi-spec-validator>=0.7,<0.10",
-    ]);
-    match run(install) {
-        Ok(()) => Ok(()),
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!(
-                "warning: cannot install openapi-spec-validator ({e}); the OpenAPI document will not be validated. Install it with `python3 -m pip install openapi-spec-validator`"
-            );
-            Ok(())
-        }
-        Err(e) => Err(format!(
-            "CI needs openapi-spec-validator to check the OpenAPI document: {e}"
-        )),
-    }
+    ensure_pip_package(&PipPackage {
+        name: "openapi-spec-validator",
+        present: &["-m", "openapi_spec_validator", "--help"],
+        requirement: "openapi-spec-validator>=0.7,<0.10",
+        skipped: "the OpenAPI document will not be validated",
+        needed_for: "to check the OpenAPI document",
+    })
 }
 
 /// Where Debian's packages put the browser and its WebDriver; the browser
