@@ -9,7 +9,7 @@ use tongban_runtime::{HookResult, LoadPath, Outcome};
 use tongban_testdb::TestDb;
 use tongban_tests::fixture;
 
-use crate::support::{env, runtime, submit};
+use crate::support::{env, runtime, runtime_with_bounds, submit};
 
 /// Run the probe's ops and return the JSON list of their results.
 async fn probe(
@@ -98,6 +98,41 @@ async fn the_hosts_time_in_a_capability_does_not_count_against_the_apps_deadline
         outcome.report.capability_time,
         outcome.report.wall_time
     );
+}
+
+/// A host wait has its own bound: a storage write that cannot get the
+/// database's write lock within the statement bound answers `unavailable`
+/// (the platform's trouble, with nothing written), and the app's call ends
+/// normally rather than at its deadline. The lock is given back only after
+/// the call has returned, so nothing here depends on timing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_wait_past_its_bound_is_unavailable_and_writes_nothing() {
+    let bounds = tongban_store::WaitBounds {
+        acquire: std::time::Duration::from_secs(2),
+        statement: std::time::Duration::from_millis(300),
+    };
+    let rt = runtime_with_bounds(bounds).await;
+    let package = fixture("probe");
+    let app = rt.runtime.load(&package).unwrap();
+    let other = rt.db().open().await;
+    let mut writer = other.pool().acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *writer).await.unwrap();
+    let outcome = rt
+        .runtime
+        .call(
+            &app,
+            &env("330106"),
+            submit("C-1", &json!([{"op": "set", "key": "stuck/1", "size": 10}]).to_string()),
+        )
+        .await;
+    sqlx::query("COMMIT").execute(&mut *writer).await.unwrap();
+    let HookResult::Submit(Ok(Outcome::Approved(text))) = outcome.result.expect("the call is not interrupted") else {
+        panic!("the probe always approves with its results")
+    };
+    let results: Vec<Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(results[0]["err"]["kind"], "unavailable", "{}", results[0]);
+    let (results, _) = probe(&rt, &package, json!([{"op": "get", "key": "stuck/1"}])).await;
+    assert_eq!(results[0], json!({"ok": null}), "nothing was written");
 }
 
 #[tokio::test]

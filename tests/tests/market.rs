@@ -357,8 +357,9 @@ async fn the_whole_lifecycle_on_every_backend() {
         let catalog = m.catalog(Some("个体"), 1, 20).await.unwrap();
         assert_eq!(catalog.len(), 1);
         assert_eq!(catalog[0].latest_version, "1.1.0");
+        m.seal_audit_log().await.unwrap();
         let verified = audit_log::verify(m.db()).await.unwrap().unwrap();
-        assert!(verified >= 15, "{verified} entries");
+        assert!(verified.sealed >= 15 && verified.pending == 0, "{verified:?}");
     }
 }
 
@@ -493,39 +494,180 @@ async fn audit_verify_names_the_first_edited_or_deleted_entry() {
     for f in fixtures("audit").await {
         let m = &f.market;
         publish_signed(&f, "1.0.0").await;
-        let total = audit_log::verify(m.db()).await.unwrap().unwrap();
-        assert!(total >= 5);
 
-        sqlx::query("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3")
+        // Appended entries wait for the sealer: counted, not yet checked.
+        let waiting = audit_log::verify(m.db()).await.unwrap().unwrap();
+        assert_eq!((waiting.sealed, waiting.batches), (0, 0), "{}", f.backend);
+        assert!(waiting.pending >= 5, "{waiting:?}");
+        let batches = m.seal_audit_log().await.unwrap();
+        assert_eq!(batches.len(), 1);
+        let sealed = audit_log::verify(m.db()).await.unwrap().unwrap();
+        assert_eq!(
+            (sealed.sealed, sealed.batches, sealed.pending),
+            (waiting.pending, 1, 0),
+            "{}",
+            f.backend
+        );
+        assert_eq!(batches[0].entries, sealed.sealed);
+
+        // Entries appended after a seal go in the next batch.
+        publish_signed(&f, "1.0.1").await;
+        assert!(audit_log::verify(m.db()).await.unwrap().unwrap().pending > 0);
+        m.seal_audit_log().await.unwrap();
+        let total = audit_log::verify(m.db()).await.unwrap().unwrap();
+        assert_eq!((total.batches, total.pending), (2, 0), "{}", f.backend);
+
+        let entries = audit_log::entries(m.db(), None).await.unwrap();
+        let at = |position: i64| {
+            entries
+                .iter()
+                .find(|e| e.seal.as_ref().is_some_and(|s| s.position == position))
+                .unwrap()
+                .record
+                .seq
+        };
+        let third = at(3);
+        sqlx::query("UPDATE audit_log SET actor = 'mallory' WHERE seq = $1")
+            .bind(third)
             .execute(m.db().pool())
             .await
             .unwrap();
         let broken = audit_log::verify(m.db()).await.unwrap().unwrap_err();
-        assert_eq!(broken.seq, 3, "{}: {broken}", f.backend);
+        assert_eq!(
+            (broken.position, broken.entry),
+            (3, Some(third)),
+            "{}: {broken}",
+            f.backend
+        );
         assert!(broken.to_string().contains("edited"), "{broken}");
-        sqlx::query("UPDATE audit_log SET actor = 'admin' WHERE seq = 3")
+        sqlx::query("UPDATE audit_log SET actor = 'admin' WHERE seq = $1")
+            .bind(third)
             .execute(m.db().pool())
             .await
             .unwrap();
         assert!(audit_log::verify(m.db()).await.unwrap().is_ok());
 
-        sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+        sqlx::query("DELETE FROM audit_log WHERE seq = $1")
+            .bind(at(2))
             .execute(m.db().pool())
             .await
             .unwrap();
         let broken = audit_log::verify(m.db()).await.unwrap().unwrap_err();
-        assert_eq!(broken.seq, 2, "{broken}");
+        assert_eq!(broken.position, 2, "{broken}");
         assert!(broken.to_string().contains("missing"), "{broken}");
 
-        let last = total as i64;
-        sqlx::query("DELETE FROM audit_log WHERE seq >= 2")
+        // The tail of the last batch gone.
+        let last = total.sealed as i64;
+        sqlx::query("DELETE FROM audit_log WHERE chain_position >= $1")
+            .bind(last - 1)
+            .execute(m.db().pool())
+            .await
+            .unwrap();
+        let broken = audit_log::verify(m.db()).await.unwrap().unwrap_err();
+        assert!(broken.to_string().contains("missing"), "{broken}");
+
+        // A forged batch head: the signature does not hold.
+        sqlx::query("UPDATE audit_batches SET sealed_at = sealed_at + 1 WHERE batch = 1")
             .execute(m.db().pool())
             .await
             .unwrap();
         let broken = audit_log::verify(m.db()).await.unwrap().unwrap_err();
         assert!(
-            broken.to_string().contains(&format!("recorded head is entry {last}")),
+            broken.to_string().contains("missing") || broken.to_string().contains("not signed"),
             "{broken}"
+        );
+    }
+}
+
+/// One sealer at a time: a second node is refused the lease while the first
+/// renews it, and takes it over once it has run out (here made to run out by
+/// moving its expiry back, rather than by waiting).
+#[tokio::test]
+async fn the_sealers_lease_has_one_holder_until_it_runs_out() {
+    use tongban_registry::market::audit_seal::{hold_lease, release_lease};
+    for f in fixtures("audit_lease").await {
+        let db = f.market.db();
+        assert!(hold_lease(db, "node-a").await.unwrap(), "{}", f.backend);
+        assert!(!hold_lease(db, "node-b").await.unwrap(), "{}", f.backend);
+        assert!(hold_lease(db, "node-a").await.unwrap(), "the holder renews");
+        sqlx::query("UPDATE audit_sealer_lease SET expires_at = expires_at - 60000")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        assert!(hold_lease(db, "node-b").await.unwrap(), "{}: taken over", f.backend);
+        assert!(!hold_lease(db, "node-a").await.unwrap(), "{}", f.backend);
+        release_lease(db, "node-b").await.unwrap();
+        assert!(hold_lease(db, "node-a").await.unwrap(), "{}: given up", f.backend);
+    }
+}
+
+/// Entries of transactions running at once are each sealed exactly once, in
+/// a chain that verifies, whichever order they commit in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appends_are_each_sealed_once() {
+    for f in fixtures("audit_concurrent").await {
+        let m = &f.market;
+        let db = m.db().clone();
+        let before = audit_log::entries(m.db(), None).await.unwrap().len() as u64;
+        let mut writers = Vec::new();
+        for w in 0..8 {
+            let db = db.clone();
+            writers.push(tokio::spawn(async move {
+                for i in 0..25 {
+                    let mut tx = db.begin_write().await.unwrap();
+                    audit_log::append_entry(
+                        &mut tx,
+                        &format!("writer-{w}"),
+                        "test.append",
+                        &format!("n:{i}"),
+                        "",
+                        "",
+                    )
+                    .await
+                    .unwrap();
+                    // Every fifth transaction rolls back: its entry never existed.
+                    if i % 5 == 4 {
+                        tx.rollback().await.unwrap();
+                    } else {
+                        tx.commit().await.unwrap();
+                    }
+                }
+            }));
+        }
+        // Two sealers race the writers and each other.
+        let sealers: Vec<_> = (0..2)
+            .map(|_| {
+                let m = m.clone();
+                tokio::spawn(async move {
+                    for _ in 0..20 {
+                        m.seal_audit_log().await.unwrap();
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.await.unwrap();
+        }
+        for s in sealers {
+            s.await.unwrap();
+        }
+        m.seal_audit_log().await.unwrap();
+        let verified = audit_log::verify(m.db()).await.unwrap().unwrap();
+        assert_eq!(
+            (verified.sealed, verified.pending),
+            (before + 8 * 20, 0),
+            "{}",
+            f.backend
+        );
+        let entries = audit_log::entries(m.db(), None).await.unwrap();
+        let mut positions: Vec<i64> = entries.iter().map(|e| e.seal.as_ref().unwrap().position).collect();
+        positions.sort();
+        assert_eq!(
+            positions,
+            (1..=before as i64 + 160).collect::<Vec<_>>(),
+            "{}",
+            f.backend
         );
     }
 }

@@ -19,8 +19,13 @@ impl TestRuntime {
 }
 
 pub async fn runtime() -> TestRuntime {
+    runtime_with_bounds(tongban_store::WaitBounds::default()).await
+}
+
+/// [`runtime`] with the host's waits on its database bounded by `bounds`.
+pub async fn runtime_with_bounds(bounds: tongban_store::WaitBounds) -> TestRuntime {
     let db = TestDb::sqlite("runtime");
-    let runtime = Runtime::new(RuntimeSettings::in_data_dir(db.dir()), db.open().await).unwrap();
+    let runtime = Runtime::new(RuntimeSettings::in_data_dir(db.dir()), db.open_bounded(bounds).await).unwrap();
     TestRuntime { runtime, _db: db }
 }
 

@@ -43,6 +43,8 @@ pub struct Metrics {
     busy: Family<CallLabels, Counter>,
     fuel: Family<CallLabels, Counter>,
     latency: Family<CallLabels, Histogram>,
+    seal_delay: Histogram,
+    sealed: Counter,
 }
 
 impl Default for Metrics {
@@ -58,8 +60,9 @@ impl Metrics {
 
     /// The metrics, and admission control with `limits` reporting into them.
     pub fn with_admission(limits: AdmissionLimits) -> (Metrics, Arc<Admission>) {
-        let mut registry = Registry::with_prefix("tongban_app");
-        let admission = Arc::new(Admission::new(limits, &mut registry));
+        let mut root = Registry::with_prefix("tongban");
+        let registry = root.sub_registry_with_prefix("app");
+        let admission = Arc::new(Admission::new(limits, registry));
         let calls = Family::<CallLabels, Counter>::default();
         let errors = Family::<CallLabels, Counter>::default();
         let traps = Family::<TrapLabels, Counter>::default();
@@ -87,14 +90,30 @@ impl Metrics {
         );
         registry.register("fuel", "Fuel consumed, when fuel is metered", fuel.clone());
         registry.register("call_duration_seconds", "Wall time of hook calls", latency.clone());
+        let audit = root.sub_registry_with_prefix("audit");
+        // 10 ms to about 80 s, doubling.
+        let seal_delay = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        let sealed = Counter::default();
+        audit.register(
+            "seal_delay_seconds",
+            "For each sealed batch, how long its oldest entry waited from append to sealed",
+            seal_delay.clone(),
+        );
+        audit.register(
+            "sealed_entries",
+            "Audit entries sealed into the chain by this node",
+            sealed.clone(),
+        );
         let metrics = Metrics {
-            registry: Arc::new(registry),
+            registry: Arc::new(root),
             calls,
             errors,
             traps,
             busy,
             fuel,
             latency,
+            seal_delay,
+            sealed,
         };
         (metrics, admission)
     }
@@ -137,6 +156,13 @@ impl Metrics {
                     .inc();
             }
         }
+    }
+
+    /// Record one sealed batch of the audit log.
+    pub fn record_sealed(&self, batch: &tongban_registry::market::audit_seal::SealedBatch) {
+        self.sealed.inc_by(batch.entries);
+        self.seal_delay
+            .observe((batch.sealed_at - batch.oldest_at).max(0) as f64 / 1000.0);
     }
 
     /// The text exposition.

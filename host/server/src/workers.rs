@@ -3,7 +3,9 @@
 //!
 //! - [`deliver_case_events`]: the transactional outbox of case events, into
 //!   the `on-event` hook of the version that serves the case's applicant now;
-//! - [`deliver_email`]: pending notification email, by SMTP when configured.
+//! - [`deliver_email`]: pending notification email, by SMTP when configured;
+//! - [`seal_audit_log`]: the audit log's sealer, on the one node that holds
+//!   its lease.
 
 use std::time::Duration;
 
@@ -263,4 +265,40 @@ pub async fn deliver_email(state: AppState) {
         }
         tokio::time::sleep(EMAIL_POLL).await;
     }
+}
+
+/// How often the node that holds the sealer's lease seals what is pending.
+/// The delay from append to sealed is about this, plus the time to seal.
+pub const SEAL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Seal the audit log forever while this node holds the sealer's lease, and
+/// try to take it over otherwise (another node's lease runs out when that
+/// node stops). A sealing failure is logged and retried; appends never wait
+/// for the sealer.
+pub async fn seal_audit_log(state: AppState) {
+    let holder = sealer_name();
+    let db = state.market.db().clone();
+    loop {
+        tokio::time::sleep(SEAL_INTERVAL).await;
+        match tongban_registry::market::audit_seal::hold_lease(&db, &holder).await {
+            Ok(true) => match state.market.seal_audit_log().await {
+                Ok(batches) => {
+                    for batch in &batches {
+                        state.metrics.record_sealed(batch);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "sealing the audit log failed; retrying"),
+            },
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "the sealer's lease could not be read; retrying"),
+        }
+    }
+}
+
+/// This process's name as a sealer: unique per process, readable in the
+/// lease row.
+fn sealer_name() -> String {
+    let mut nonce = [0u8; 4];
+    getrandom::fill(&mut nonce).expect("the system's random source works");
+    format!("pid {} #{}", std::process::id(), hex::encode(nonce))
 }

@@ -438,14 +438,14 @@ fn operators_release_revoke_and_audit_from_their_pages() {
     let verified = auditor.post("/audit/verify", &[("csrf", &csrf)]);
     assert_eq!(verified.status, 200, "{}", verified.body);
     assert!(
-        verified.body.contains("id=\"verify-result\"") && verified.body.contains("完整：审计链共 "),
+        verified.body.contains("id=\"verify-result\"") && verified.body.contains("完整：已封存 "),
         "{}",
         verified.body
     );
     tamper_with_audit_entry(&data, 3);
     let broken = auditor.post("/audit/verify", &[("csrf", &csrf)]);
     assert!(
-        broken.body.contains("audit chain broken at entry 3") && !broken.body.contains("完整："),
+        broken.body.contains("(entry 3): its contents do not match") && !broken.body.contains("完整："),
         "{}",
         broken.body
     );
@@ -462,10 +462,16 @@ fn operators_release_revoke_and_audit_from_their_pages() {
     );
 }
 
-/// Edit one audit entry's actor directly in the database, as an intruder would.
+/// Seal what is pending (the server's sealer may not have reached it yet),
+/// then edit one sealed audit entry's actor directly in the database, as an
+/// intruder would.
 fn tamper_with_audit_entry(data: &Path, seq: i64) {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let db = tongban_store::Database::open_configured(None, data).await.unwrap();
+        let key = tongban_registry::market::registry_signing_key(&db).await.unwrap();
+        tongban_registry::market::audit_seal::seal_pending(&db, &key)
+            .await
+            .unwrap();
         let changed = sqlx::query("UPDATE audit_log SET actor = 'someone-else' WHERE seq = $1")
             .bind(seq)
             .execute(db.pool())

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use tongban_registry::market::audit_log::{append_entry, begin_chained, state_digest};
+use tongban_registry::market::audit_log::{append_entry, state_digest};
 use tongban_store::now_ms;
 
 use crate::Services;
@@ -81,7 +81,7 @@ impl Services {
         if record.at == 0 {
             record.at = now_ms();
         }
-        let mut tx = begin_chained(self.db()).await?;
+        let mut tx = self.db().begin_write().await?;
         let seq = append_entry(
             &mut tx,
             &format!("app:{}@{}", record.app, record.app_version),

@@ -152,7 +152,13 @@ impl TestDb {
     /// Open (and migrate) the database: a new pool each time, so a second
     /// call is another node over the same database.
     pub async fn open(&self) -> Database {
-        Database::open(&self.url)
+        self.open_bounded(tongban_store::WaitBounds::default()).await
+    }
+
+    /// [`TestDb::open`] with the host's waits on the database bounded by
+    /// `bounds`, to see what happens past them.
+    pub async fn open_bounded(&self, bounds: tongban_store::WaitBounds) -> Database {
+        Database::open_bounded(&self.url, bounds)
             .await
             .unwrap_or_else(|e| panic!("opening the {} test database {}: {e}", self.backend_name(), self.url))
     }

@@ -1,5 +1,6 @@
 //! The audit log in the database: appending inside an action's transaction,
-//! reading, and verifying the chain (see [`crate::audit`]).
+//! reading, and verifying the sealed chain (see [`crate::audit`]; the sealer
+//! is [`super::audit_seal`]).
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -7,22 +8,14 @@ use sqlx::{Any, Row, Transaction};
 use tongban_store::{Database, now_ms};
 
 use super::{Actor, MarketError};
-use crate::audit::{AuditEntry, AuditRecord, BrokenChain, chain, verify_chain};
+use crate::audit::{AuditEntry, AuditRecord, BatchHead, BrokenChain, ChainSummary, Seal, verify_chain};
 
-/// Begin a write transaction: touching the head row takes the write lock up
-/// front, so appends to the chain never interleave.
+/// Begin a registry action's transaction. The registry's actions read,
+/// check and write the release state, so they are serialised with each other
+/// on both backends (on the `market` write lock); no other writer waits for
+/// them.
 pub(crate) async fn begin(db: &Database) -> Result<Transaction<'static, Any>, MarketError> {
-    Ok(begin_chained(db).await?)
-}
-
-/// [`begin`] for other crates' services (provenance, certificates, cases):
-/// a transaction that holds the chain's write lock.
-pub async fn begin_chained(db: &Database) -> Result<Transaction<'static, Any>, sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
-    sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+    Ok(db.begin_serialized("market").await?)
 }
 
 /// The digest of a state snapshot, for the before/after columns.
@@ -44,8 +37,11 @@ pub(crate) async fn append(
     Ok(())
 }
 
-/// Append one entry inside `tx` (begun with [`begin_chained`]) for an actor
-/// named by text; returns the entry's sequence number.
+/// Append one entry inside `tx` for an actor named by text, and return its
+/// id. The append is one insert and reads nothing of the chain, so appends
+/// never wait for each other; the sealer gives the entry its place in the
+/// chain after the transaction commits. If the transaction rolls back, so
+/// does the entry.
 pub async fn append_entry(
     tx: &mut Transaction<'static, Any>,
     actor: &str,
@@ -54,48 +50,34 @@ pub async fn append_entry(
     before: &str,
     after: &str,
 ) -> Result<i64, sqlx::Error> {
-    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-        .fetch_one(&mut **tx)
-        .await?;
-    let (seq, prev): (i64, String) = (head.try_get(0)?, head.try_get(1)?);
-    let entry = chain(
-        &prev,
-        AuditRecord {
-            seq: seq + 1,
-            at: now_ms(),
-            actor: actor.into(),
-            action: action.into(),
-            subject: subject.into(),
-            before: before.into(),
-            after: after.into(),
-        },
-    );
-    sqlx::query(
+    // PostgreSQL numbers entries from a sequence. SQLite has one writer at a
+    // time, so the next id after the largest (an index lookup) is free.
+    let id = if tx.backend_name() == "PostgreSQL" {
+        "DEFAULT"
+    } else {
+        "(SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log)"
+    };
+    let row = sqlx::query(&format!(
         "INSERT INTO audit_log (seq, at, actor, action, subject, before_digest, after_digest, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(entry.record.seq)
-    .bind(entry.record.at)
-    .bind(&entry.record.actor)
-    .bind(&entry.record.action)
-    .bind(&entry.record.subject)
-    .bind(&entry.record.before)
-    .bind(&entry.record.after)
-    .bind(&entry.prev_hash)
-    .bind(&entry.hash)
-    .execute(&mut **tx)
+         VALUES ({id}, $1, $2, $3, $4, $5, $6, '', '') RETURNING seq"
+    ))
+    .bind(now_ms())
+    .bind(actor)
+    .bind(action)
+    .bind(subject)
+    .bind(before)
+    .bind(after)
+    .fetch_one(&mut **tx)
     .await?;
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(entry.record.seq)
-        .bind(&entry.hash)
-        .execute(&mut **tx)
-        .await?;
-    Ok(entry.record.seq)
+    row.try_get(0)
 }
 
-/// Entries in sequence order, optionally only the last `limit`.
+const ENTRY_COLUMNS: &str =
+    "seq, at, actor, action, subject, before_digest, after_digest, chain_position, batch, prev_hash, hash";
+
+/// Entries in id order, optionally only the last `limit`.
 pub async fn entries(db: &Database, limit: Option<i64>) -> Result<Vec<AuditEntry>, MarketError> {
-    let sql = "SELECT seq, at, actor, action, subject, before_digest, after_digest, prev_hash, hash FROM audit_log";
+    let sql = format!("SELECT {ENTRY_COLUMNS} FROM audit_log");
     let rows = match limit {
         Some(n) => {
             sqlx::query(&format!(
@@ -113,9 +95,10 @@ pub async fn entries(db: &Database, limit: Option<i64>) -> Result<Vec<AuditEntry
         .map_err(Into::into)
 }
 
-/// An entry from a row of `seq, at, actor, action, subject, before_digest,
-/// after_digest, prev_hash, hash`.
+/// An entry from a row of [`ENTRY_COLUMNS`].
 fn entry_from_row(r: &sqlx::any::AnyRow) -> Result<AuditEntry, sqlx::Error> {
+    let position: Option<i64> = r.try_get(7)?;
+    let batch: Option<i64> = r.try_get(8)?;
     Ok(AuditEntry {
         record: AuditRecord {
             seq: r.try_get(0)?,
@@ -126,20 +109,91 @@ fn entry_from_row(r: &sqlx::any::AnyRow) -> Result<AuditEntry, sqlx::Error> {
             before: r.try_get(5)?,
             after: r.try_get(6)?,
         },
-        prev_hash: r.try_get(7)?,
-        hash: r.try_get(8)?,
+        seal: match (position, batch) {
+            (Some(position), Some(batch)) => Some(Seal {
+                position,
+                batch,
+                prev_hash: r.try_get(9)?,
+                hash: r.try_get(10)?,
+            }),
+            _ => None,
+        },
     })
 }
 
-/// Walk the whole chain; `Ok(n)` is the number of intact entries.
-pub async fn verify(db: &Database) -> Result<Result<u64, BrokenChain>, MarketError> {
-    let all = entries(db, None).await?;
+/// The batch heads, in order.
+pub async fn batches(db: &Database) -> Result<Vec<BatchHead>, MarketError> {
+    let rows = sqlx::query(
+        "SELECT batch, first_position, last_position, head_hash, oldest_at, sealed_at, signer, signature
+         FROM audit_batches ORDER BY batch",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(BatchHead {
+                batch: r.try_get(0)?,
+                first_position: r.try_get(1)?,
+                last_position: r.try_get(2)?,
+                head_hash: r.try_get(3)?,
+                oldest_at: r.try_get(4)?,
+                sealed_at: r.try_get(5)?,
+                signer: r.try_get(6)?,
+                signature: r.try_get(7)?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+/// What [`verify`] found in an intact log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AuditVerification {
+    /// Sealed entries, all checked.
+    pub sealed: u64,
+    /// Signed batches, all checked.
+    pub batches: u64,
+    /// Entries the sealer has not reached yet: not yet protected by the
+    /// chain, and not counted as checked.
+    pub pending: u64,
+    /// When the oldest pending entry was appended (milliseconds since the
+    /// Unix epoch).
+    pub oldest_pending_at: Option<i64>,
+}
+
+/// Walk the sealed chain and its signed batch heads; the first broken entry
+/// if there is one, otherwise what was checked and what still waits.
+pub async fn verify(db: &Database) -> Result<Result<AuditVerification, BrokenChain>, MarketError> {
+    let registry_key = super::registry_public_key(db).await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE batch IS NOT NULL ORDER BY chain_position"
+    ))
+    .fetch_all(db.pool())
+    .await?;
+    let sealed = rows
+        .iter()
+        .map(entry_from_row)
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let batches = batches(db).await?;
     let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
         .fetch_optional(db.pool())
         .await?
         .map(|r| -> Result<(i64, String), sqlx::Error> { Ok((r.try_get(0)?, r.try_get(1)?)) })
         .transpose()?;
-    Ok(verify_chain(all, head))
+    let pending = sqlx::query("SELECT COUNT(*), MIN(at) FROM audit_log WHERE batch IS NULL")
+        .fetch_one(db.pool())
+        .await?;
+    let (pending, oldest_pending_at): (i64, Option<i64>) = (pending.try_get(0)?, pending.try_get(1)?);
+    Ok(
+        verify_chain(sealed, &batches, head, registry_key.as_deref().unwrap_or_default()).map(
+            |ChainSummary { sealed, batches }| AuditVerification {
+                sealed,
+                batches,
+                pending: pending as u64,
+                oldest_pending_at,
+            },
+        ),
+    )
 }
 
 /// Which entries an auditor looks at. Empty texts and `None` do not filter.
@@ -163,14 +217,14 @@ fn like_literal(text: &str) -> String {
 
 /// The newest `limit` entries that match `filter`, newest first.
 pub async fn search(db: &Database, filter: &AuditFilter, limit: i64) -> Result<Vec<AuditEntry>, MarketError> {
-    let rows = sqlx::query(
-        "SELECT seq, at, actor, action, subject, before_digest, after_digest, prev_hash, hash FROM audit_log
+    let rows = sqlx::query(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM audit_log
          WHERE ($1 = '' OR action = $1 OR action LIKE $2 ESCAPE '\\')
            AND ($3 = '' OR actor = $3)
            AND ($4 = '' OR subject LIKE $5 ESCAPE '\\')
            AND ($6 = 0 OR seq < $6)
-         ORDER BY seq DESC LIMIT $7",
-    )
+         ORDER BY seq DESC LIMIT $7"
+    ))
     .bind(&filter.action)
     .bind(format!("{}.%", like_literal(&filter.action)))
     .bind(&filter.actor)

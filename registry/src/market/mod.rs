@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod audit_log;
+pub mod audit_seal;
 pub mod catalog;
 pub mod deploy;
 mod deployments;
@@ -68,6 +69,44 @@ impl Actor {
     }
 }
 
+/// The registry's key, created on first use: it countersigns approvals and
+/// signs the audit log's batch heads. Every node reads the same stored key.
+pub async fn registry_signing_key(db: &Database) -> Result<SigningKey, MarketError> {
+    let existing = sqlx::query("SELECT key_file FROM registry_keys WHERE id = 1")
+        .fetch_optional(db.pool())
+        .await?;
+    if existing.is_none() {
+        let key = SigningKey::generate();
+        // Another node may win the race; the stored key is read back below.
+        sqlx::query(
+            "INSERT INTO registry_keys (id, key_file, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(key.to_file_text())
+        .bind(now_ms())
+        .execute(db.pool())
+        .await?;
+    }
+    let row = sqlx::query("SELECT key_file FROM registry_keys WHERE id = 1")
+        .fetch_one(db.pool())
+        .await?;
+    SigningKey::from_file_text(&row.try_get::<String, _>(0)?)
+        .map_err(|e| MarketError::Internal(format!("the registry key is unreadable: {e}")))
+}
+
+/// The registry's public key (hex), if [`registry_signing_key`] has made
+/// one; reading it writes nothing.
+pub async fn registry_public_key(db: &Database) -> Result<Option<String>, MarketError> {
+    let Some(row) = sqlx::query("SELECT key_file FROM registry_keys WHERE id = 1")
+        .fetch_optional(db.pool())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let key = SigningKey::from_file_text(&row.try_get::<String, _>(0)?)
+        .map_err(|e| MarketError::Internal(format!("the registry key is unreadable: {e}")))?;
+    Ok(Some(key.public_key_hex()))
+}
+
 /// The marketplace service.
 #[derive(Clone)]
 pub struct Marketplace {
@@ -83,27 +122,7 @@ impl Marketplace {
     /// Open the marketplace, creating the registry's countersigning key on
     /// first use.
     pub async fn open(db: Database, blobs: BlobStore) -> Result<Marketplace, MarketError> {
-        let existing = sqlx::query("SELECT key_file FROM registry_keys WHERE id = 1")
-            .fetch_optional(db.pool())
-            .await?;
-        let registry_key = match existing {
-            Some(row) => SigningKey::from_file_text(&row.try_get::<String, _>(0)?)
-                .map_err(|e| MarketError::Internal(format!("the registry key is unreadable: {e}")))?,
-            None => {
-                let key = SigningKey::generate();
-                sqlx::query("INSERT INTO registry_keys (id, key_file, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING")
-                    .bind(key.to_file_text())
-                    .bind(now_ms())
-                    .execute(db.pool())
-                    .await?;
-                // Another node may have won the race; read back the stored key.
-                let row = sqlx::query("SELECT key_file FROM registry_keys WHERE id = 1")
-                    .fetch_one(db.pool())
-                    .await?;
-                SigningKey::from_file_text(&row.try_get::<String, _>(0)?)
-                    .map_err(|e| MarketError::Internal(format!("the registry key is unreadable: {e}")))?
-            }
-        };
+        let registry_key = registry_signing_key(&db).await?;
         Ok(Marketplace {
             db,
             blobs,
@@ -125,6 +144,11 @@ impl Marketplace {
 
     pub fn blobs(&self) -> &BlobStore {
         &self.blobs
+    }
+
+    /// Seal every pending audit entry now (see [`audit_seal::seal_pending`]).
+    pub async fn seal_audit_log(&self) -> Result<Vec<audit_seal::SealedBatch>, MarketError> {
+        audit_seal::seal_pending(&self.db, &self.registry_key).await
     }
 
     /// The registry's public key, for checking countersignatures.

@@ -57,7 +57,16 @@ pub async fn recent(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Verification {
     pub intact: bool,
+    /// Sealed entries, all checked (0 when the chain is broken).
     pub entries: u64,
+    /// Signed batch heads, all checked.
+    pub batches: u64,
+    /// Entries appended but not yet sealed into the chain: not yet protected
+    /// by it, and not counted in `entries`.
+    pub pending: u64,
+    /// When the oldest pending entry was appended (milliseconds since the
+    /// Unix epoch).
+    pub oldest_pending_at: Option<i64>,
     /// The first broken entry and why, when the chain is broken.
     pub broken: Option<String>,
 }
@@ -79,14 +88,20 @@ pub async fn verify(
 ) -> Result<Json<Verification>, ApiError> {
     auditor(actor.role)?;
     Ok(Json(match audit_log::verify(s.market.db()).await? {
-        Ok(entries) => Verification {
+        Ok(v) => Verification {
             intact: true,
-            entries,
+            entries: v.sealed,
+            batches: v.batches,
+            pending: v.pending,
+            oldest_pending_at: v.oldest_pending_at,
             broken: None,
         },
         Err(b) => Verification {
             intact: false,
             entries: 0,
+            batches: 0,
+            pending: 0,
+            oldest_pending_at: None,
             broken: Some(b.to_string()),
         },
     }))

@@ -153,6 +153,15 @@ impl From<FlowError> for ApiError {
             FlowError::BadRequest(m) => ApiError::bad_request(m),
             FlowError::Forbidden(m) => ApiError::forbidden(m),
             FlowError::NotFound(m) => ApiError::not_found(m),
+            // A capability the app needed was unavailable (the platform's
+            // database past its wait bound, say) and the app passed that on:
+            // nothing was kept, and trying again later is the answer.
+            e @ FlowError::AppRefused { .. } if matches!(&e, FlowError::AppRefused { kind, .. } if kind == "unavailable") => {
+                ApiError {
+                    retry_after: Some(1),
+                    ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())
+                }
+            }
             e @ FlowError::AppRefused { .. } => {
                 let status = match &e {
                     FlowError::AppRefused { kind, .. } if kind == "consent-required" => {

@@ -1,5 +1,6 @@
-//! `tongban audit verify`: walk the hash-chained audit log in the store and
-//! name the first broken entry. It reads the database directly, so an auditor
+//! `tongban audit verify`: walk the sealed, hash-chained audit log in the
+//! store, check each batch head's signature, name the first broken entry, and
+//! say how many entries still wait for the sealer. It reads the database directly, so an auditor
 //! can run it against a copy without a running server. Exits 1 when the chain
 //! is broken.
 
@@ -21,7 +22,13 @@ pub struct VerifyArgs {
 pub fn run(args: VerifyArgs) -> Result<ExitCode, CliError> {
     let tokio = super::tokio_runtime()?;
     tokio.block_on(async {
-        let db = Database::open_configured(args.store.database_url.as_deref(), &args.store.data_dir)
+        // Reading a whole log is one long statement; an auditor's run may
+        // take minutes where a request's may take seconds.
+        let bounds = tongban_store::WaitBounds {
+            acquire: std::time::Duration::from_secs(60),
+            statement: std::time::Duration::from_secs(3600),
+        };
+        let db = Database::open_configured_bounded(args.store.database_url.as_deref(), &args.store.data_dir, bounds)
             .await
             .map_err(|e| CliError::Platform(format!("cannot open the database: {e}")))?;
         let count = match audit_log::verify(&db)
@@ -42,8 +49,19 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, CliError> {
         {
             Ok(records) => {
                 println!(
-                    "审计链完好 / audit chain intact: {count} entries verified, {records} provenance records match"
+                    "审计链完好 / audit chain intact: {} entries sealed in {} signed batches and verified, {records} provenance records match",
+                    count.sealed, count.batches
                 );
+                if count.pending > 0 {
+                    let waited = count
+                        .oldest_pending_at
+                        .map(|at| format!(", the oldest appended {} ms ago", (tongban_store::now_ms() - at).max(0)))
+                        .unwrap_or_default();
+                    println!(
+                        "待封存 / not yet sealed: {} entries wait for the sealer{waited}; they are not yet protected by the chain",
+                        count.pending
+                    );
+                }
                 Ok(ExitCode::SUCCESS)
             }
             Err(broken) => {

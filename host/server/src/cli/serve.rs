@@ -137,6 +137,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         tokio::spawn(state.clone().follow_serving_epoch());
         tokio::spawn(crate::workers::deliver_case_events(state.clone()));
         tokio::spawn(crate::workers::deliver_email(state.clone()));
+        tokio::spawn(crate::workers::seal_audit_log(state.clone()));
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| CliError::Platform(format!("cannot listen on {listen}: {e}")))?;

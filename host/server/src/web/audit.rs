@@ -16,7 +16,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use maud::{Markup, html};
-use tongban_registry::market::audit_log::{self, AuditFilter};
+use tongban_registry::market::audit_log::{self, AuditFilter, AuditVerification};
 use tongban_services::provenance::ProvenanceFilter;
 
 use super::design::{BannerKind, ButtonKind, banner, table_box};
@@ -63,13 +63,25 @@ fn number(q: &HashMap<String, String>, name: &str, max: i64, what: &str) -> Resu
 
 /// What the verification found, as `tongban audit verify` reports it, in
 /// the page's language (a break is named in the chain's own words).
-fn verification(l: Lang, chain: Result<u64, String>, provenance: Result<u64, String>) -> Markup {
+fn verification(l: Lang, chain: Result<AuditVerification, String>, provenance: Result<u64, String>) -> Markup {
     let (intact, text) = match (chain, provenance) {
-        (Ok(entries), Ok(records)) => (
+        (
+            Ok(AuditVerification {
+                sealed,
+                batches,
+                pending,
+                ..
+            }),
+            Ok(records),
+        ) => (
             true,
             match l {
-                Lang::Zh => format!("完整：审计链共 {entries} 条；{records} 条溯源记录一致"),
-                Lang::En => format!("Intact: {entries} entries; {records} provenance records match"),
+                Lang::Zh => format!(
+                    "完整：已封存 {sealed} 条（{batches} 批，签名有效），{pending} 条待封存；{records} 条溯源记录一致"
+                ),
+                Lang::En => format!(
+                    "Intact: {sealed} entries sealed in {batches} signed batches, {pending} waiting to be sealed; {records} provenance records match"
+                ),
             },
         ),
         (Err(broken), _) => (false, l.summarised("审计链被篡改", &broken)),
@@ -215,7 +227,12 @@ async fn audit_page(
                         tr data-seq=(e.record.seq) data-action=(e.record.action) {
                             td { (e.record.seq) } td { (local_time(e.record.at)) } td { code { (e.record.actor) } }
                             td { code { (e.record.action) } } td { code { (e.record.subject) } }
-                            td { code title=(e.hash) { (e.hash.get(..12).unwrap_or(&e.hash)) } }
+                            td {
+                                @match &e.seal {
+                                    Some(seal) => { code title=(seal.hash) { (seal.hash.get(..12).unwrap_or(&seal.hash)) } }
+                                    None => { (l.t("待封存", "Not yet sealed")) }
+                                }
+                            }
                         }
                     } }
                 } }))

@@ -15,7 +15,7 @@ use serde::Serialize;
 use sqlx::Row;
 use tongban_store::now_ms;
 
-use tongban_registry::market::audit_log::{append_entry, begin_chained, state_digest};
+use tongban_registry::market::audit_log::{append_entry, state_digest};
 
 use super::CaseActor;
 use crate::Services;
@@ -195,7 +195,7 @@ impl Services {
     /// is delivered again (and the later events of its case after it). The
     /// operator's action is an entry in the audit chain.
     pub async fn requeue_case_event(&self, actor: &str, case: &str, seq: i64) -> ServiceResult<()> {
-        let mut tx = begin_chained(self.db()).await?;
+        let mut tx = self.db().begin_write().await?;
         let moved = sqlx::query(
             "UPDATE case_events SET deliver = 1, attempts = 0, claimed_until = NULL
              WHERE case_id = $1 AND seq = $2 AND deliver = 2 AND delivered_at IS NULL",

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use tongban_registry::market::audit_log::{append_entry, begin_chained, state_digest};
+use tongban_registry::market::audit_log::{append_entry, state_digest};
 use tongban_store::now_ms;
 
 use super::identifier::CertificateId;
@@ -225,7 +225,7 @@ impl Services {
         CertificateId::new(&req.type_code, &req.issuer_code, 1, 1).map_err(|e| ServiceError::invalid(e.to_string()))?;
         let seal = self.keys().await?.seal.clone();
         let now = now_ms();
-        let mut tx = begin_chained(self.db()).await?;
+        let mut tx = self.db().begin_write().await?;
         let issuer_name: String = sqlx::query("SELECT name FROM orgs WHERE code = $1")
             .bind(&req.issuer_code)
             .fetch_optional(&mut *tx)
@@ -241,13 +241,8 @@ impl Services {
         .bind(&req.type_code)
         .execute(&mut *tx)
         .await?;
-        let serial: i64 =
-            sqlx::query("SELECT next_serial FROM certificate_serials WHERE issuer_code = $1 AND type_code = $2")
-                .bind(&req.issuer_code)
-                .bind(&req.type_code)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
+        // Take the serial by incrementing first: the update locks the row, so
+        // two issues at once by the same issuer never read the same serial.
         sqlx::query(
             "UPDATE certificate_serials SET next_serial = next_serial + 1 WHERE issuer_code = $1 AND type_code = $2",
         )
@@ -255,6 +250,13 @@ impl Services {
         .bind(&req.type_code)
         .execute(&mut *tx)
         .await?;
+        let serial: i64 =
+            sqlx::query("SELECT next_serial - 1 FROM certificate_serials WHERE issuer_code = $1 AND type_code = $2")
+                .bind(&req.issuer_code)
+                .bind(&req.type_code)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
         let id = CertificateId::new(&req.type_code, &req.issuer_code, serial as u64, 1)
             .map_err(|e| ServiceError::invalid(e.to_string()))?
             .to_string();
@@ -480,7 +482,7 @@ impl Services {
             )));
         }
         let now = now_ms();
-        let mut tx = begin_chained(self.db()).await?;
+        let mut tx = self.db().begin_write().await?;
         let changed = sqlx::query("UPDATE certificates SET status = $1 WHERE id = $2 AND status = $3")
             .bind(to.as_str())
             .bind(id)
