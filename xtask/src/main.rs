@@ -252,14 +252,18 @@ fn ensure_openapi_validator() -> Result<(), String> {
 /// test (`host/server/tests/browser.rs`) looks for them there.
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The CJK font the pages are measured in: without it Chromium falls back to
+/// narrower glyphs, and the touch-target and overflow checks measure a page
+/// no citizen sees.
+const CJK_FONT: &str = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc";
 
 /// Install Debian's `chromium` and `chromium-driver` (and a CJK font, so the
 /// screenshots show the Chinese pages as people see them) when the browser or
-/// its driver is missing. Under CI a failed install fails the run; elsewhere
+/// its driver or the font is missing. Under CI a failed install fails the run; elsewhere
 /// the browser test skips with a warning, like PostgreSQL's half.
 fn ensure_chromium() -> Result<(), String> {
-    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
-        eprintln!("chromium and chromedriver are installed");
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() && Path::new(CJK_FONT).exists() {
+        eprintln!("chromium, chromedriver and the CJK font are installed");
         return Ok(());
     }
     let installed = apt_get(&["update"]).and_then(|()| {
@@ -272,13 +276,14 @@ fn ensure_chromium() -> Result<(), String> {
             "fonts-wqy-zenhei",
         ])
     });
-    let missing = || !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists();
+    let missing =
+        || !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() || !Path::new(CJK_FONT).exists();
     match installed {
         Ok(()) if !missing() => Ok(()),
         outcome => {
             let why = match outcome {
                 Err(e) => e,
-                Ok(()) => format!("apt-get succeeded but {CHROMIUM} or {CHROMEDRIVER} is still missing"),
+                Ok(()) => format!("apt-get succeeded but {CHROMIUM}, {CHROMEDRIVER} or {CJK_FONT} is still missing"),
             };
             if std::env::var_os("CI").is_some() {
                 Err(format!(
