@@ -186,6 +186,14 @@ impl Services {
         scope: &str,
         purpose: &str,
     ) -> ServiceResult<Consent> {
+        let consents = self.consents_of_app(subject, app).await?;
+        covering(&consents, subject, app, scope, purpose, now_ms())
+    }
+
+    /// Every consent `subject` has given or been asked for `app`, newest
+    /// first: what [`covering`] chooses from. A call reads them once and
+    /// checks each of its reads against them.
+    pub async fn consents_of_app(&self, subject: &str, app: &str) -> ServiceResult<Vec<Consent>> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM consents WHERE subject_id = $1 AND app_id = $2
              ORDER BY requested_at DESC, id DESC"
@@ -194,19 +202,31 @@ impl Services {
         .bind(app)
         .fetch_all(self.db().pool())
         .await?;
-        let now = now_ms();
-        let mut reason = None;
-        for row in &rows {
-            let consent = from_row(row)?;
-            match consent.covers(subject, app, scope, purpose, now) {
-                Ok(()) => return Ok(consent),
-                Err(crate::consent::ConsentError::Required(why)) => reason = reason.or(Some(why)),
-                Err(other) => reason = reason.or(Some(other.to_string())),
-            }
-        }
-        Err(ServiceError::ConsentRequired(match reason {
-            Some(why) => format!("`{scope}` for purpose `{purpose}`: {why}"),
-            None => format!("`{scope}` for purpose `{purpose}`: the citizen has not granted this app a consent"),
-        }))
+        Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
     }
+}
+
+/// Of `consents` (newest first), the live one that lets `app` read `scope`
+/// of `subject` for `purpose` at `now`, or `consent-required` naming the
+/// scope and why.
+pub fn covering(
+    consents: &[Consent],
+    subject: &str,
+    app: &str,
+    scope: &str,
+    purpose: &str,
+    now: i64,
+) -> ServiceResult<Consent> {
+    let mut reason = None;
+    for consent in consents {
+        match consent.covers(subject, app, scope, purpose, now) {
+            Ok(()) => return Ok(consent.clone()),
+            Err(crate::consent::ConsentError::Required(why)) => reason = reason.or(Some(why)),
+            Err(other) => reason = reason.or(Some(other.to_string())),
+        }
+    }
+    Err(ServiceError::ConsentRequired(match reason {
+        Some(why) => format!("`{scope}` for purpose `{purpose}`: {why}"),
+        None => format!("`{scope}` for purpose `{purpose}`: the citizen has not granted this app a consent"),
+    }))
 }

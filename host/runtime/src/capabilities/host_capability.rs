@@ -9,6 +9,13 @@
 //! go one way.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+use tongban_services::consent::Consent;
+use tongban_services::consents::covering;
+use tongban_services::subjects::Subject;
+use tongban_store::now_ms;
 
 use tongban_registry::package::Package;
 use tongban_registry::{Capability, Manifest};
@@ -114,6 +121,18 @@ pub struct CallScope {
     /// The case event an `on-event` call delivers (its sequence number).
     pub event: Option<i64>,
     pub item: String,
+    /// What this call has read that does not change within it, shared by
+    /// its capabilities.
+    cache: Arc<Mutex<CallCache>>,
+}
+
+/// Reads a call repeats, kept for the call's length (at most its wall
+/// bound): the subject it serves, and the subject's consents for the app. A
+/// consent decided while a call runs takes effect from the next call.
+#[derive(Default)]
+struct CallCache {
+    person: Option<Subject>,
+    consents: Option<Arc<Vec<Consent>>>,
 }
 
 impl CallScope {
@@ -128,7 +147,35 @@ impl CallScope {
             case: env.case.clone(),
             event: env.event,
             item: env.item.clone(),
+            cache: Default::default(),
         }
+    }
+
+    /// The subject this call serves, read once per call.
+    pub(crate) async fn person(&self) -> Result<Subject, types::Error> {
+        let mut cache = self.cache.lock().await;
+        if let Some(person) = &cache.person {
+            return Ok(person.clone());
+        }
+        let person = self.services.subject(self.subject()?).await.map_err(service_error)?;
+        cache.person = Some(person.clone());
+        Ok(person)
+    }
+
+    /// The subject's consents for this app, read once per call.
+    async fn consents(&self, subject: &str) -> Result<Arc<Vec<Consent>>, types::Error> {
+        let mut cache = self.cache.lock().await;
+        if let Some(consents) = &cache.consents {
+            return Ok(consents.clone());
+        }
+        let consents = Arc::new(
+            self.services
+                .consents_of_app(subject, &self.app)
+                .await
+                .map_err(service_error)?,
+        );
+        cache.consents = Some(consents.clone());
+        Ok(consents)
     }
 
     /// The platform subject this call serves, or `not-found` for a call that
@@ -157,10 +204,8 @@ impl CallScope {
                 self.item, why.code
             )));
         }
-        self.services
-            .covering_consent(subject, &self.app, scope, &why.code)
-            .await
-            .map_err(service_error)
+        let consents = self.consents(subject).await?;
+        covering(&consents, subject, &self.app, scope, &why.code, now_ms()).map_err(service_error)
     }
 
     /// Append the provenance record of a personal-data access. A read whose

@@ -9,9 +9,7 @@ use std::collections::BTreeSet;
 use tongban_registry::{Capability, Manifest, Package};
 use wasmtime::component::Linker;
 
-use super::host_capability::{
-    CallScope, CallSetup, HostCapability, View, ViewOf, not_granted, outcome_of, service_error,
-};
+use super::host_capability::{CallScope, CallSetup, HostCapability, View, ViewOf, not_granted, outcome_of};
 use crate::bindings::tongban::platform::identity::{self as wit, Attribute, Session, SubjectKind};
 use crate::bindings::types::{self, Purpose};
 use crate::env::{self, CallEnv};
@@ -60,12 +58,7 @@ impl IdentityCtx {
                 consents.push(consent.id);
             }
         }
-        let person = self
-            .scope
-            .services
-            .subject(self.scope.subject()?)
-            .await
-            .map_err(service_error)?;
+        let person = self.scope.person().await?;
         let released = release(&person, names)
             .into_iter()
             .map(|a| Attribute {
