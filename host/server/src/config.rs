@@ -6,6 +6,7 @@
 //!
 //! ```toml
 //! listen = "127.0.0.1:8080"
+//! node-id = "web-1:8080"
 //! data-dir = "/var/lib/tongban"
 //! database-url = "postgres://tongban@db/tongban"
 //! blob-url = "s3://tongban-packages/prod"
@@ -30,6 +31,9 @@ use crate::error::CliError;
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ServeConfig {
     pub listen: Option<SocketAddr>,
+    /// This node's id among the nodes on one database (default: the host
+    /// name and the listening port).
+    pub node_id: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub blob_url: Option<String>,
@@ -83,6 +87,9 @@ impl ServeConfig {
     /// Parse the text of a file.
     pub fn parse(text: &str) -> Result<ServeConfig, String> {
         let config: ServeConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(id) = &config.node_id {
+            tongban_registry::market::nodes::check_node_id(id).map_err(|e| format!("node-id: {e}"))?;
+        }
         if config.max_upload_mib == Some(0) {
             return Err("max-upload-mib must be at least 1".into());
         }
@@ -121,6 +128,7 @@ mod tests {
         let config = ServeConfig::parse(
             r#"
             listen = "127.0.0.1:9000"
+            node-id = "web-1"
             data-dir = "/srv/tongban"
             max-upload-mib = 8
             meter-fuel = false
@@ -138,6 +146,7 @@ mod tests {
             (4, 16, 1)
         );
         assert_eq!(config.listen, Some("127.0.0.1:9000".parse().unwrap()));
+        assert_eq!(config.node_id.as_deref(), Some("web-1"));
         assert_eq!(config.data_dir, Some(PathBuf::from("/srv/tongban")));
         assert_eq!(config.max_upload_mib, Some(8));
         assert_eq!(config.meter_fuel, Some(false));
@@ -150,6 +159,8 @@ mod tests {
         assert!(err.contains("lisen"), "a misspelt key is named: {err}");
         let err = ServeConfig::parse("listen = \"nowhere\"").unwrap_err();
         assert!(err.contains("listen"), "{err}");
+        let err = ServeConfig::parse("node-id = \"web 1\"").unwrap_err();
+        assert!(err.contains("node-id"), "{err}");
         let err = ServeConfig::parse("max-upload-mib = 0").unwrap_err();
         assert!(err.contains("max-upload-mib"), "{err}");
         let err = ServeConfig::parse("[admission]\napplications-per-app = 0").unwrap_err();

@@ -1,26 +1,24 @@
-//! What the flows, the API, the pages and the workers share, and the
-//! serving loop: the server polls the
-//! serving epoch and, when it moves, builds a new serving table, loads any
-//! version it has not loaded yet, and swaps the table in whole. In-flight calls
-//! keep the table and the loaded apps they started with.
+//! What the flows, the API, the pages and the workers share, and the swap of
+//! the serving table: when the deployment log's sequence moves, the node
+//! builds a new serving table, loads any version it has not loaded yet, and
+//! only then swaps the table in whole. In-flight calls keep the table and the
+//! loaded apps they started with. When to look at the log, and telling the
+//! other nodes how far this one got, is the follower's (`follower.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use arc_swap::ArcSwap;
 use tokio::sync::Mutex;
 use tongban_registry::Package;
+use tongban_registry::market::deployment_events::latest_seq;
 use tongban_registry::market::serving::ServingTable;
 use tongban_registry::market::{MarketError, Marketplace};
 use tongban_runtime::{CallEnv, CallOutcome, Hook, LoadedApp, Runtime};
 
 /// How many versions a node unpacks and loads at once.
 pub const LOAD_WORKERS: usize = 2;
-
-/// How often the serving epoch is polled. A release change is live on every
-/// node within this interval plus the time to load a new version.
-pub const EPOCH_POLL: Duration = Duration::from_millis(200);
 
 /// Shared state of the server.
 #[derive(Clone)]
@@ -44,6 +42,10 @@ pub struct AppState {
     /// refreshes after its own release action never interleave, and a table
     /// read earlier can never be stored over one read later.
     refreshing: Arc<Mutex<()>>,
+    /// The deployment log sequence of the newest serving table this node
+    /// has swapped in with every version it serves loaded; -1 until the
+    /// first. Only rises.
+    ready_seq: Arc<AtomicI64>,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ impl AppState {
             admission,
             loading: Arc::new(tokio::sync::Semaphore::new(LOAD_WORKERS)),
             refreshing: Arc::new(Mutex::new(())),
+            ready_seq: Arc::new(AtomicI64::new(-1)),
         };
         Ok(state)
     }
@@ -145,51 +148,73 @@ impl AppState {
         outcome
     }
 
-    /// Poll the serving epoch forever, swapping the table when it moves.
-    pub async fn follow_serving_epoch(self) {
-        loop {
-            tokio::time::sleep(EPOCH_POLL).await;
-            if let Err(e) = self.refresh_serving().await {
-                tracing::warn!(error = %e, "refreshing the serving table failed; keeping the current one");
-            }
-        }
-    }
-
-    /// Swap in a new serving table if the epoch moved. Versions the new table
-    /// serves are loaded before the swap, so the first call after it is fast.
+    /// Swap in a new serving table if the deployment log moved. Versions the
+    /// new table serves are loaded before the swap, so the first call after
+    /// it is fast. A version that fails to load is logged and the table is
+    /// swapped all the same (so a revocation elsewhere in it still takes
+    /// effect; a call to that version tries the load again and is refused
+    /// while it fails), but this node is not [ready](AppState::ready_seq) at
+    /// that sequence until a later [`load_current`](AppState::load_current)
+    /// loads it.
     ///
     /// Refreshes are serialised: the table is read after the lock is taken,
     /// so each stored table is at least as new as the one before it. The
-    /// table's epoch is read before its rows, so a table may be newer than
-    /// its epoch says (the next poll then reloads it), never older.
+    /// table's sequence is read before its rows, so a table may be newer than
+    /// its sequence says (the next look at the log reloads it), never older.
     pub async fn refresh_serving(&self) -> Result<bool, MarketError> {
         // Load what the newest table serves before taking the lock, so that a
         // slow load (a compile on a node that has no artifact yet) holds up
         // no other refresh; under the lock the loads are then found loaded.
-        let epoch = tongban_registry::market::deploy::serving_epoch(self.market.db()).await?;
-        if epoch == self.serving.load().epoch {
+        let latest = latest_seq(self.market.db()).await?;
+        if latest == self.serving.load().seq {
             return Ok(false);
         }
         self.load_served(&ServingTable::load(self.market.db()).await?).await;
         let _only_refresh = self.refreshing.lock().await;
-        let epoch = tongban_registry::market::deploy::serving_epoch(self.market.db()).await?;
-        if epoch == self.serving.load().epoch {
+        let latest = latest_seq(self.market.db()).await?;
+        if latest == self.serving.load().seq {
             return Ok(false);
         }
         let table = ServingTable::load(self.market.db()).await?;
-        self.load_served(&table).await;
+        let all_loaded = self.load_served(&table).await;
+        let seq = table.seq;
         self.serving.store(Arc::new(table));
-        tracing::info!(epoch, "serving table swapped");
+        if all_loaded {
+            self.ready_seq.fetch_max(seq, Ordering::SeqCst);
+        }
+        tracing::info!(seq, all_loaded, "serving table swapped");
         Ok(true)
     }
 
+    /// Load every version the current table serves (again, for any that
+    /// failed before); when all are loaded, this node is ready at the
+    /// table's sequence. Returns whether they all are.
+    pub async fn load_current(&self) -> bool {
+        let table = self.serving.load_full();
+        let all_loaded = self.load_served(&table).await;
+        if all_loaded {
+            self.ready_seq.fetch_max(table.seq, Ordering::SeqCst);
+        }
+        all_loaded
+    }
+
+    /// The deployment log sequence this node is ready at: it serves a table
+    /// at least that new with every version in it loaded. `None` until its
+    /// first table is loaded.
+    pub fn ready_seq(&self) -> Option<i64> {
+        Some(self.ready_seq.load(Ordering::SeqCst)).filter(|seq| *seq >= 0)
+    }
+
     /// Load every version a table serves; a version that cannot be loaded is
-    /// logged and stays unserved on this node.
-    async fn load_served(&self, table: &ServingTable) {
+    /// logged and stays unserved on this node. Returns whether all loaded.
+    async fn load_served(&self, table: &ServingTable) -> bool {
+        let mut all_loaded = true;
         for (app, version, digest) in table.digests() {
             if let Err(e) = self.loaded_app(&digest).await {
                 tracing::error!(%app, %version, error = %e, "a version in the serving table cannot be loaded");
+                all_loaded = false;
             }
         }
+        all_loaded
     }
 }

@@ -196,6 +196,12 @@ const MATRIX: &[Rule] = &[
         &[RegionAdmin, PlatformAdmin, Publisher, SecurityOfficer],
     ),
     rule("GET", "/api/v1/apps/{app}/deployments", Probe::Empty, SIGNED_IN),
+    rule(
+        "GET",
+        "/api/v1/nodes",
+        Probe::Empty,
+        &[PlatformAdmin, RegionAdmin, SecurityOfficer],
+    ),
     rule("GET", "/api/v1/reviews", Probe::Empty, &[Reviewer, PlatformAdmin]),
     rule(
         "GET",

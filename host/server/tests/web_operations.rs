@@ -119,6 +119,22 @@ fn operators_release_revoke_and_audit_from_their_pages() {
         !v1.contains("value=\"rollout\"") && !v1.contains("value=\"halt\""),
         "nothing to roll out or halt in an active deployment: {v1}"
     );
+    // The one node (SQLite, polling) acknowledges what it serves, so the
+    // deployment is ready on 1 of 1 node once it has loaded the app.
+    let started = std::time::Instant::now();
+    loop {
+        let page = admin.get("/region");
+        let v1 = section(&page, "1.0.0");
+        if v1.contains("data-ready=\"1\" data-nodes=\"1\"") {
+            assert!(v1.contains("已就绪 1/1 个节点"), "{v1}");
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the node has not acknowledged 1.0.0 after a minute: {v1}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let csrf = hidden(&region.body, "csrf");
 
     // A second version, published with the demo bureau's key and approved.

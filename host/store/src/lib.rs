@@ -7,15 +7,20 @@
 //! Queries are written once with `$N` placeholders, which both backends accept;
 //! where SQL differs, [`Backend`] says so.
 //!
+//! On PostgreSQL, [`Database::notify`] and [`ChannelListener`] carry
+//! notifications between nodes (`notify.rs`); SQLite has none.
+//!
 //! [`BlobStore`] keeps package blobs content-addressed in an `object_store`
 //! (a local folder by default) and verifies every blob against its digest when
 //! it is read back.
 
 mod blob;
 mod error;
+mod notify;
 
 pub use blob::{BlobStore, StoredBlob};
 pub use error::StoreError;
+pub use notify::{ChannelListener, Heard, MAX_APPLICATION_NAME_BYTES};
 
 use std::path::Path;
 use std::str::FromStr;
@@ -53,10 +58,22 @@ impl Default for WaitBounds {
 }
 
 /// A handle on the database; cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Database {
     pool: AnyPool,
     backend: Backend,
+    /// The URL it was opened with, for the connections that cannot come
+    /// from the pool (a PostgreSQL listener). It may hold a password, so it
+    /// is never shown (`Debug` leaves it out).
+    url: std::sync::Arc<str>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -126,7 +143,11 @@ impl Database {
                     .await?;
             }
         }
-        Ok(Database { pool, backend })
+        Ok(Database {
+            pool,
+            backend,
+            url: url.into(),
+        })
     }
 
     /// Open the embedded SQLite database of a data directory.

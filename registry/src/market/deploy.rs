@@ -1,24 +1,25 @@
 //! Release per region: pilot, staged rollout, halt, rollback, deprecate, and
-//! the version-wide yank and revoke. Every change bumps the serving epoch in
-//! the same transaction; servers poll the epoch and swap their serving table,
-//! so a change is live everywhere within the poll interval, with no restart.
+//! the version-wide yank and revoke. Every change appends to the deployment
+//! log in the same transaction and is announced to the nodes after the
+//! commit (`deployment_events.rs`); each node loads what the new table
+//! serves and swaps it in, so a change is live everywhere with no restart.
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use tongban_store::now_ms;
 
 use super::audit_log::{append, begin, state_digest};
+use super::deployment_events::{Change, announce, record};
 use super::deployments::{deployment_from_row, load_deployment, save_deployment};
 use super::orgs::is_region_code;
-use super::serving::{bump_epoch, region_chain};
+use super::serving::region_chain;
 use super::versions::{parse_version_state, set_version_state, version_state_and_org};
 use super::{Actor, MarketError, Marketplace};
 use crate::release::{DeploymentAction, DeploymentState, Role, VersionAction, VersionState, check_rollout_percentage};
 
-// A deployment's row and the serving epoch belong to the deployments table
-// and the serving table; their paths here stay for the server.
+// A deployment's row belongs to the deployments table; its path here stays
+// for the server.
 pub use super::deployments::Deployment;
-pub use super::serving::serving_epoch;
 
 /// What a release action asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,7 +182,10 @@ impl Marketplace {
             return Err(MarketError::forbidden(format!("{app} belongs to org {owner}")));
         }
         let subject = format!("{app}@{version}");
-        let summary = match &action {
+        // Every version whose deployment in the action's region a full
+        // rollout supersedes; each is a change to what serves of its own.
+        let mut superseded: Vec<String> = Vec::new();
+        let (summary, region) = match &action {
             ReleaseAction::Yank { .. } | ReleaseAction::Revoke { .. } => {
                 let (verb, name, said) = if matches!(action, ReleaseAction::Yank { .. }) {
                     (VersionAction::Yank, "release.yank", "yank")
@@ -222,7 +226,7 @@ impl Marketplace {
                     &state_digest_with_reasons(next, Some(&reasons)),
                 )
                 .await?;
-                format!("{subject} is {next}: {reason}")
+                (format!("{subject} is {next}: {reason}"), None)
             }
             regional => {
                 let region = region_of(regional).expect("regional actions have a region").to_owned();
@@ -273,6 +277,19 @@ impl Marketplace {
                 deployment.state = next;
                 if next == DeploymentState::RollingOut && deployment.percentage == 100 {
                     deployment.state = DeploymentState::Active;
+                    superseded = sqlx::query(
+                        "SELECT version FROM deployments
+                         WHERE app_id = $1 AND region = $2 AND version <> $3 AND state IN ('active', 'deprecated')
+                         ORDER BY version",
+                    )
+                    .bind(app)
+                    .bind(&region)
+                    .bind(version)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get(0))
+                    .collect::<Result<_, _>>()?;
                     sqlx::query(
                         "UPDATE deployments SET state = 'superseded', updated_at = $1
                          WHERE app_id = $2 AND region = $3 AND version <> $4 AND state IN ('active', 'deprecated')",
@@ -294,18 +311,43 @@ impl Marketplace {
                     &state_digest(&deployment),
                 )
                 .await?;
-                format!(
-                    "{subject} in {region} is {}{}",
-                    deployment.state,
-                    match deployment.state {
-                        DeploymentState::RollingOut => format!(" at {}%", deployment.percentage),
-                        _ => String::new(),
-                    }
+                (
+                    format!(
+                        "{subject} in {region} is {}{}",
+                        deployment.state,
+                        match deployment.state {
+                            DeploymentState::RollingOut => format!(" at {}%", deployment.percentage),
+                            _ => String::new(),
+                        }
+                    ),
+                    Some(region),
                 )
             }
         };
-        bump_epoch(&mut tx).await?;
+        let action_name = match &action {
+            ReleaseAction::Yank { .. } => "yank".to_owned(),
+            ReleaseAction::Revoke { .. } => "revoke".to_owned(),
+            regional => deployment_action(regional).to_string(),
+        };
+        let mut changes: Vec<Change> = superseded
+            .iter()
+            .map(|older| Change {
+                region: region.as_deref(),
+                app,
+                version: older,
+                action: "supersede",
+            })
+            .collect();
+        changes.push(Change {
+            region: region.as_deref(),
+            app,
+            version,
+            action: &action_name,
+        });
+        let seq = record(&mut tx, &changes).await?;
         tx.commit().await?;
+        // After the commit, from a statement of its own.
+        announce(&self.db, seq).await;
         Ok(summary)
     }
 

@@ -8,6 +8,7 @@ use sqlx::Row;
 use tongban_store::{Database, now_ms};
 
 use super::audit_log::{append, begin, state_digest};
+use super::deployment_events::{Change, announce, record};
 use super::{Actor, MarketError};
 use crate::release::{Role, VersionAction};
 use crate::signing::{key_id, parse_public_key};
@@ -211,6 +212,7 @@ pub async fn revoke_key(
     .fetch_all(&mut *tx)
     .await?;
     let mut quarantined = Vec::new();
+    let mut quarantined_versions = Vec::new();
     for row in rows {
         let (app, version, state): (String, String, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
         let state = super::versions::parse_version_state(&state)?;
@@ -228,11 +230,27 @@ pub async fn revoke_key(
         )
         .await?;
         quarantined.push(format!("{app}@{version}"));
+        quarantined_versions.push((app, version));
     }
-    if !quarantined.is_empty() {
-        super::serving::bump_epoch(&mut tx).await?;
-    }
+    let seq = if quarantined.is_empty() {
+        None
+    } else {
+        let changes: Vec<Change> = quarantined_versions
+            .iter()
+            .map(|(app, version)| Change {
+                region: None,
+                app,
+                version,
+                action: "quarantine",
+            })
+            .collect();
+        Some(record(&mut tx, &changes).await?)
+    };
     tx.commit().await?;
+    // After the commit, from a statement of its own.
+    if let Some(seq) = seq {
+        announce(db, seq).await;
+    }
     Ok(quarantined)
 }
 

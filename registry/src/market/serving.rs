@@ -1,7 +1,8 @@
 //! The serving table: for each (app, region), which version serves which
-//! subject. It is rebuilt from the database whenever the serving epoch moves
-//! and swapped in whole by the server, so in-flight calls finish on the table
-//! (and versions) they started with.
+//! subject. It is rebuilt from the database whenever the deployment log's
+//! sequence moves (`deployment_events.rs`) and swapped in whole by the
+//! server, so in-flight calls finish on the table (and versions) they started
+//! with.
 //!
 //! Resolution for a subject: a revoked, quarantined or otherwise unservable
 //! version never serves. A piloting version serves its pilot group; a rolling
@@ -12,10 +13,11 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 use tongban_store::Database;
 
 use super::MarketError;
+use super::deployment_events::latest_seq;
 use super::deployments::deployment_from_row;
 use super::versions::parse_version_state;
 use crate::release::{DeploymentState, rollout_bucket};
@@ -43,17 +45,21 @@ struct Candidate {
     group: Vec<String>,
 }
 
-/// The whole table, built at one epoch.
+/// The whole table, built at one sequence of the deployment log.
 #[derive(Debug, Clone, Default)]
 pub struct ServingTable {
-    pub epoch: i64,
+    /// The log's sequence, read before the rows: the rows are at least this
+    /// new (a change committed in between is in the rows and not yet in
+    /// `seq`, so the next look at the log builds the table again), never
+    /// older.
+    pub seq: i64,
     entries: HashMap<(String, String), RegionServing>,
 }
 
 impl ServingTable {
     /// Build the table from the database.
     pub async fn load(db: &Database) -> Result<ServingTable, MarketError> {
-        let epoch = serving_epoch(db).await?;
+        let seq = latest_seq(db).await?;
         let rows = sqlx::query(
             "SELECT d.app_id, d.region, d.version, d.state, d.percentage, d.pilot_group, d.message, d.sunset_at,
                     v.state, v.package_digest, d.updated_at
@@ -102,7 +108,7 @@ impl ServingTable {
                 DeploymentState::Halted | DeploymentState::RolledBack | DeploymentState::Superseded => {}
             }
         }
-        Ok(ServingTable { epoch, entries })
+        Ok(ServingTable { seq, entries })
     }
 
     /// The version that serves `subject` for `app` in `region`, if any.
@@ -160,23 +166,6 @@ impl ServingTable {
         out.dedup();
         out
     }
-}
-
-/// Bump the serving epoch inside a transaction: every change to what serves
-/// (a release action, a quarantine) does, so every node rebuilds its table.
-pub(crate) async fn bump_epoch(tx: &mut Transaction<'static, Any>) -> Result<(), MarketError> {
-    sqlx::query("UPDATE serving_epoch SET epoch = epoch + 1 WHERE id = 1")
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// The current serving epoch.
-pub async fn serving_epoch(db: &Database) -> Result<i64, MarketError> {
-    Ok(sqlx::query("SELECT epoch FROM serving_epoch WHERE id = 1")
-        .fetch_one(db.pool())
-        .await?
-        .try_get(0)?)
 }
 
 /// A region, then its city, then its province (GB/T 2260 codes).

@@ -6,7 +6,8 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use serde::Deserialize;
-use tongban_registry::market::deploy::{Deployment, ReleaseAction};
+use tongban_registry::market::deploy::ReleaseAction;
+use tongban_registry::market::nodes::DeploymentReadiness;
 use tongban_registry::market::publish::PublishReceipt;
 use utoipa::ToSchema;
 
@@ -153,7 +154,7 @@ pub async fn release(
     Json(action): Json<ReleaseAction>,
 ) -> Result<Json<Outcome>, ApiError> {
     let summary = s.market.release(&actor, &app, &version, action).await?;
-    // Apply at once on this node; other nodes follow the epoch.
+    // Apply at once on this node; other nodes follow the deployment log.
     if let Err(e) = s.refresh_serving().await {
         tracing::warn!(error = %e, "refreshing the serving table after a release failed");
     }
@@ -176,7 +177,7 @@ pub struct RegionFilter {
         RegionFilter,
     ),
     responses(
-        (status = 200, description = "the app's deployments", body = Vec<Object>),
+        (status = 200, description = "the app's deployments, each with its readiness: {\"seq\", \"ready\", \"nodes\"}, how many of the live nodes (nodes) serve its latest change (seq) so far (ready)", body = Vec<Object>),
         (status = 401, description = "unauthorized: no valid API token", body = super::error::ErrorEnvelope),
         (status = 500, description = "internal: the marketplace's storage failed", body = super::error::ErrorEnvelope),
     )
@@ -186,6 +187,10 @@ pub async fn deployments(
     Authenticated(_): Authenticated,
     Path(app): Path<String>,
     Query(filter): Query<RegionFilter>,
-) -> Result<Json<Vec<Deployment>>, ApiError> {
-    Ok(Json(s.market.deployments(&app, filter.region.as_deref()).await?))
+) -> Result<Json<Vec<DeploymentReadiness>>, ApiError> {
+    Ok(Json(
+        s.market
+            .deployments_with_readiness(&app, filter.region.as_deref())
+            .await?,
+    ))
 }

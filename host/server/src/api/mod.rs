@@ -14,6 +14,7 @@ pub mod certificates;
 pub mod consents;
 pub mod error;
 pub mod inbox;
+pub mod nodes;
 pub mod orgs;
 pub mod payments;
 pub mod provenance;
@@ -46,6 +47,7 @@ pub use crate::state::AppState;
         apps::withdraw,
         apps::release,
         apps::deployments,
+        nodes::list,
         reviews::queue,
         reviews::show,
         reviews::decide,
@@ -88,6 +90,7 @@ pub use crate::state::AppState;
         orgs::RevokeKey,
         orgs::Quarantined,
         apps::Outcome,
+        nodes::NodesAnswer,
         audit::Verification,
         serving::ValidateRequest,
         consents::ConsentRequest,
@@ -145,6 +148,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/apps/{app}/versions/{version}/withdraw", post(apps::withdraw))
         .route("/api/v1/apps/{app}/versions/{version}/release", post(apps::release))
         .route("/api/v1/apps/{app}/deployments", get(apps::deployments))
+        .route("/api/v1/nodes", get(nodes::list))
         .route("/api/v1/reviews", get(reviews::queue))
         .route("/api/v1/reviews/{app}/{version}", get(reviews::show))
         .route("/api/v1/reviews/{app}/{version}/decision", post(reviews::decide))

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use serde::Deserialize;
-use tongban_registry::market::deploy::{Deployment, ReleaseAction};
+use tongban_registry::market::deploy::ReleaseAction;
+use tongban_registry::market::nodes::DeploymentReadiness;
 use tongban_registry::market::serving::Served;
 
 use super::remote::{ApiClient, RemoteArgs, parse_time, print_json, seg, show_time};
@@ -29,7 +30,8 @@ pub enum ReleaseCommand {
     Yank(ReasonArgs),
     /// Kill switch: stop serving this version everywhere, for good.
     Revoke(ReasonArgs),
-    /// An app's deployments.
+    /// An app's deployments, each with how many of the live nodes serve
+    /// its latest change.
     Status(StatusArgs),
     /// Which version serves a subject in a region right now.
     Which(WhichArgs),
@@ -188,14 +190,18 @@ pub fn run(command: ReleaseCommand) -> Result<ExitCode, CliError> {
             if let Some(region) = &a.region {
                 query.push(("region", region.as_str()));
             }
-            let deployments: Vec<Deployment> =
+            let deployments: Vec<DeploymentReadiness> =
                 ApiClient::new(&a.remote)?.get(&format!("/apps/{}/deployments", seg(&a.app)), &query)?;
             if a.json {
                 print_json(&deployments)?;
             } else if deployments.is_empty() {
                 println!("{} 未部署 / is not deployed anywhere", a.app);
             } else {
-                for d in deployments {
+                for DeploymentReadiness {
+                    deployment: d,
+                    readiness,
+                } in deployments
+                {
                     let mut line = format!("{}  region {}  {}  {}", d.app, d.region, d.version, d.state);
                     if d.percentage > 0 {
                         line.push_str(&format!("  {}%", d.percentage));
@@ -206,6 +212,10 @@ pub fn run(command: ReleaseCommand) -> Result<ExitCode, CliError> {
                     if let (Some(message), Some(sunset)) = (&d.message, d.sunset_at) {
                         line.push_str(&format!("  sunset {}: {message}", show_time(sunset)));
                     }
+                    line.push_str(&format!(
+                        "  已就绪 {}/{} 个节点 / ready on {} of {} nodes",
+                        readiness.ready, readiness.nodes, readiness.ready, readiness.nodes
+                    ));
                     println!("{line}");
                 }
             }

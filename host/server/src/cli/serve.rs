@@ -28,7 +28,14 @@ pub struct ServeArgs {
     /// The address to listen on (default 127.0.0.1:8080).
     #[arg(long, value_name = "ADDR", env = "TONGBAN_LISTEN")]
     listen: Option<SocketAddr>,
-    /// A TOML file of settings (listen, data-dir, database-url, blob-url,
+    /// This node's id, unique among the nodes on one database (1 to 128
+    /// printable ASCII characters, no spaces); it names the node in
+    /// `node_status`, in `GET /api/v1/nodes` and in PostgreSQL's
+    /// `application_name` of its listener. Default: the host name and the
+    /// port it listens on, e.g. `web-1:8080`.
+    #[arg(long, value_name = "ID", env = "TONGBAN_NODE_ID")]
+    node_id: Option<String>,
+    /// A TOML file of settings (listen, node-id, data-dir, database-url, blob-url,
     /// max-upload-mib, holidays, meter-fuel, [smtp], [admission]); flags
     /// override it.
     #[arg(long, value_name = "FILE", env = "TONGBAN_CONFIG")]
@@ -86,6 +93,10 @@ fn merge(mut args: ServeArgs) -> Result<ServeArgs, CliError> {
         .listen
         .or(file.listen)
         .or(Some(DEFAULT_LISTEN.parse().expect("a valid address")));
+    args.node_id = args.node_id.or(file.node_id);
+    if let Some(id) = &args.node_id {
+        tongban_registry::market::nodes::check_node_id(id).map_err(|e| CliError::usage(format!("--node-id: {e}")))?;
+    }
     args.max_upload_mib = args
         .max_upload_mib
         .or(file.max_upload_mib)
@@ -134,7 +145,6 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         } else {
             None
         };
-        tokio::spawn(state.clone().follow_serving_epoch());
         tokio::spawn(crate::workers::deliver_case_events(state.clone()));
         tokio::spawn(crate::workers::deliver_email(state.clone()));
         tokio::spawn(crate::workers::seal_audit_log(state.clone()));
@@ -142,6 +152,17 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
             .await
             .map_err(|e| CliError::Platform(format!("cannot listen on {listen}: {e}")))?;
         let address = listener.local_addr().map_err(|e| CliError::Platform(e.to_string()))?;
+        // Started once the port is bound, because the default node id
+        // carries the port.
+        let node = tongban_registry::market::nodes::NodeReport {
+            node: args
+                .node_id
+                .clone()
+                .unwrap_or_else(|| crate::follower::default_node_id(address.port())),
+            listen: address.to_string(),
+            started_at: tongban_store::now_ms(),
+        };
+        tokio::spawn(crate::follower::follow(state.clone(), node));
         println!("通办 Tongban 正在运行 / serving on http://{address}");
         println!("  API        http://{address}/api/v1/");
         println!("  OpenAPI    http://{address}/api/v1/openapi.json");

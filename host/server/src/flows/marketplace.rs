@@ -3,7 +3,7 @@
 //! needs, which transitions exist) are the marketplace's, in one transaction
 //! each; this flow adds what the action means for this node: an approved
 //! version is compiled here in the background, and a release action changes
-//! what this node serves at once (other nodes follow the serving epoch).
+//! what this node serves at once (other nodes follow the deployment log).
 
 use tongban_registry::market::deploy::ReleaseAction;
 use tongban_registry::market::publish::PublishReceipt;

@@ -7,6 +7,10 @@
 //! - `/security`: every released version with its deployments, and the kill
 //!   switch (revoke) for each version not yet revoked.
 //!
+//! Each deployment shows on how many of the live server nodes its latest
+//! change is ready (`已就绪 2/3 个节点 / ready on 2 of 3 nodes`), as the
+//! nodes acknowledge it in `node_status`.
+//!
 //! The actions are the marketplace's `release`, exactly as the HTTP API takes
 //! them (`api::apps::release`), so who may do what stays the marketplace's
 //! rule; these pages only offer the actions and refuse other roles outright.
@@ -19,6 +23,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use maud::{Markup, html};
 use tongban_registry::market::deploy::{Deployment, MAX_STATE_REASON_CHARS, ReleaseAction, ReleasedVersion};
+use tongban_registry::market::nodes::{Readiness, ReadinessBoard};
 use tongban_registry::release::{DeploymentAction, DeploymentState, Role, VersionState};
 
 use super::design::{ButtonKind, table_box};
@@ -77,8 +82,21 @@ fn app_name(v: &ReleasedVersion, l: Lang) -> &str {
     }
 }
 
-/// The deployments of a version, one row each, marking `own_region`'s.
-fn deployments_table(l: Lang, v: &ReleasedVersion, own_region: Option<&str>) -> Markup {
+/// On how many of the live nodes a deployment's latest change is ready.
+fn readiness_text(l: Lang, r: Readiness) -> String {
+    if r.nodes == 0 {
+        l.t("没有在线节点", "no live node").to_owned()
+    } else {
+        match l {
+            Lang::Zh => format!("已就绪 {}/{} 个节点", r.ready, r.nodes),
+            Lang::En => format!("ready on {} of {} nodes", r.ready, r.nodes),
+        }
+    }
+}
+
+/// The deployments of a version, one row each, marking `own_region`'s, each
+/// with its readiness on the nodes.
+fn deployments_table(l: Lang, v: &ReleasedVersion, own_region: Option<&str>, board: &ReadinessBoard) -> Markup {
     let deployments = &v.deployments;
     html! {
         @if deployments.is_empty() {
@@ -88,8 +106,10 @@ fn deployments_table(l: Lang, v: &ReleasedVersion, own_region: Option<&str>) -> 
                 thead { tr {
                     th scope="col" { (l.t("区域", "Region")) } th scope="col" { (l.t("状态", "State")) }
                     th scope="col" { (l.t("比例", "Percentage")) } th scope="col" { (l.t("试点名单", "Pilot group")) }
+                    th scope="col" { (l.t("节点", "Nodes")) }
                 } }
                 tbody { @for d in deployments {
+                    @let readiness = board.of(d);
                     tr data-region=(d.region) data-state=(d.state.to_string()) {
                         td {
                             (d.region)
@@ -98,6 +118,7 @@ fn deployments_table(l: Lang, v: &ReleasedVersion, own_region: Option<&str>) -> 
                         td { (deployment_state_tag(d.state, l)) }
                         td { @if d.percentage > 0 { (d.percentage) "%" } @else { "—" } }
                         td { (d.pilot_group.join("、")) }
+                        td data-ready=(readiness.ready) data-nodes=(readiness.nodes) { (readiness_text(l, readiness)) }
                     }
                 } }
             } }))
@@ -113,7 +134,14 @@ fn table_allows(own: Option<&Deployment>, action: DeploymentAction) -> bool {
 
 /// One version on the region page, with the forms of the actions its state
 /// allows in `region`.
-fn region_section(l: Lang, user: &WebUser, region: &str, v: &ReleasedVersion, refused: Option<&Refused>) -> Markup {
+fn region_section(
+    l: Lang,
+    user: &WebUser,
+    region: &str,
+    v: &ReleasedVersion,
+    board: &ReadinessBoard,
+    refused: Option<&Refused>,
+) -> Markup {
     let key = version_key(&v.app, &v.version);
     let own = v.deployments.iter().find(|d| d.region == region);
     let approved = v.state.may_deploy();
@@ -128,7 +156,7 @@ fn region_section(l: Lang, user: &WebUser, region: &str, v: &ReleasedVersion, re
         section class="release" data-app=(v.app) data-version=(v.version) id={ "release-" (key) } {
             h3 { (app_name(v, l)) " " (v.version) }
             p { code { (v.app) } " · " (l.t("版本状态：", "Version state: ")) span data-version-state=(v.state.to_string()) { (version_state_tag(v.state, l)) } }
-            (deployments_table(l, v, Some(region)))
+            (deployments_table(l, v, Some(region), board))
             @if let Some(r) = refused {
                 p.field-error { (r.message) }
             }
@@ -181,6 +209,7 @@ fn region_section(l: Lang, user: &WebUser, region: &str, v: &ReleasedVersion, re
 /// The region page, optionally showing a refused form again.
 async fn region_page(s: &AppState, l: Lang, user: &WebUser, region: &str, refused: Option<&Refused<'_>>) -> PageResult {
     let versions = s.market.region_releases(region).await?;
+    let board = s.market.readiness_board().await?;
     let mut apps: Vec<&str> = versions.iter().map(|v| v.app.as_str()).collect();
     apps.dedup();
     let body = html! {
@@ -191,7 +220,7 @@ async fn region_page(s: &AppState, l: Lang, user: &WebUser, region: &str, refuse
         @for app in &apps {
             h2 { (app) }
             @for v in versions.iter().filter(|v| v.app == *app) {
-                (region_section(l, user, region, v, refused))
+                (region_section(l, user, region, v, &board, refused))
             }
         }
     };
@@ -319,7 +348,13 @@ pub async fn release(
 }
 
 /// One version on the security page, with the revoke form unless revoked.
-fn security_section(l: Lang, user: &WebUser, v: &ReleasedVersion, refused: Option<&Refused>) -> Markup {
+fn security_section(
+    l: Lang,
+    user: &WebUser,
+    v: &ReleasedVersion,
+    board: &ReadinessBoard,
+    refused: Option<&Refused>,
+) -> Markup {
     let key = version_key(&v.app, &v.version);
     let refused = refused.filter(|r| r.is_for(v));
     let typed_reason = refused.and_then(|r| r.typed.get("reason")).cloned().unwrap_or_default();
@@ -336,7 +371,7 @@ fn security_section(l: Lang, user: &WebUser, v: &ReleasedVersion, refused: Optio
                     @for line in reasons.lines() { div { (line) } }
                 }
             }
-            (deployments_table(l, v, None))
+            (deployments_table(l, v, None, board))
             @if let Some(r) = refused {
                 p.field-error { (r.message) }
             }
@@ -355,6 +390,7 @@ fn security_section(l: Lang, user: &WebUser, v: &ReleasedVersion, refused: Optio
 /// The security page, optionally showing a refused form again.
 async fn security_page(s: &AppState, l: Lang, user: &WebUser, refused: Option<&Refused<'_>>) -> PageResult {
     let versions = s.market.released_versions().await?;
+    let board = s.market.readiness_board().await?;
     let body = html! {
         p { (l.t(
             "吊销立即在所有区域停止该版本的服务，且不可撤销。",
@@ -364,7 +400,7 @@ async fn security_page(s: &AppState, l: Lang, user: &WebUser, refused: Option<&R
             p { (l.t("还没有发布的版本。", "No version has been released yet.")) }
         }
         @for v in &versions {
-            (security_section(l, user, v, refused))
+            (security_section(l, user, v, &board, refused))
         }
     };
     let problems = refused.map(Refused::problems).unwrap_or_default();
@@ -411,7 +447,7 @@ pub async fn revoke(
         reason: f.get("reason").cloned().unwrap_or_default(),
     };
     // The flow stops serving the version on this node at once; other nodes
-    // follow the epoch.
+    // follow the deployment log.
     match marketplace::release(&s, &user.actor, &app, &version, revoke).await {
         Ok(_) => Ok(Redirect::to("/security").into_response()),
         Err(e) => {
