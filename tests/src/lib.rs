@@ -145,6 +145,16 @@ impl ServerProcess {
         ServerProcess { child, url }
     }
 
+    /// Kill the server as a power cut or `kill -9` would: SIGKILL, so it
+    /// finishes nothing it started and flushes nothing, and reap it. Answers
+    /// the signal that ended it (9, unless it had exited on its own before).
+    pub fn kill_hard(&mut self) -> Option<i32> {
+        use std::os::unix::process::ExitStatusExt;
+        // `Child::kill` is SIGKILL on Unix.
+        let _ = self.child.kill();
+        self.child.wait().expect("reaping the killed server").signal()
+    }
+
     /// The server's peak resident memory so far (`VmHWM`), in bytes: what a
     /// hostile request made the server hold at its worst.
     pub fn peak_memory_bytes(&self) -> u64 {

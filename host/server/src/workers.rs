@@ -5,7 +5,9 @@
 //!   the `on-event` hook of the version that serves the case's applicant now;
 //! - [`deliver_email`]: pending notification email, by SMTP when configured;
 //! - [`seal_audit_log`]: the audit log's sealer, on the one node that holds
-//!   its lease.
+//!   its lease;
+//! - [`redeliver_sandbox_callbacks`]: the sandbox bank sending again the
+//!   callbacks of a decision a dead node never applied.
 
 use std::time::Duration;
 
@@ -264,6 +266,28 @@ pub async fn deliver_email(state: AppState) {
             tracing::warn!(error = %e, "sending notification email failed; retrying");
         }
         tokio::time::sleep(EMAIL_POLL).await;
+    }
+}
+
+/// How often the sandbox bank looks for decisions whose callbacks were never
+/// applied.
+pub const SANDBOX_REDELIVERY_POLL: Duration = Duration::from_secs(1);
+/// How old a decision of the sandbox bank is before its callbacks are sent
+/// again: far longer than the pay page takes to apply them, so a live node's
+/// own delivery is seldom repeated (a repeat is harmless: the same events).
+pub const SANDBOX_REDELIVERY_AFTER_MS: i64 = 5_000;
+
+/// The sandbox bank's redelivery, forever: the callbacks of a decision whose
+/// node died before applying them are sent again, so the payment still
+/// settles. A failure is logged and retried in the next round.
+pub async fn redeliver_sandbox_callbacks(state: AppState) {
+    loop {
+        tokio::time::sleep(SANDBOX_REDELIVERY_POLL).await;
+        match state.services.sandbox_redeliver(SANDBOX_REDELIVERY_AFTER_MS).await {
+            Ok(0) => {}
+            Ok(sent) => tracing::info!(payments = sent, "the sandbox bank sent undelivered callbacks again"),
+            Err(e) => tracing::warn!(error = %e, "the sandbox bank's redelivery failed; retrying"),
+        }
     }
 }
 

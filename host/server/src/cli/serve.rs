@@ -148,6 +148,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         tokio::spawn(crate::workers::deliver_case_events(state.clone()));
         tokio::spawn(crate::workers::deliver_email(state.clone()));
         tokio::spawn(crate::workers::seal_audit_log(state.clone()));
+        tokio::spawn(crate::workers::redeliver_sandbox_callbacks(state.clone()));
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| CliError::Platform(format!("cannot listen on {listen}: {e}")))?;

@@ -7,9 +7,13 @@
 //! the item's JSON Schema, the app's `validate`), opens the case, runs the
 //! app's `submit`, and lets an instant item's rule decide. A refused
 //! submission leaves no case behind; a repeated submission key answers the
-//! first case. Both pass admission control first (`admission.rs`): past the
-//! app's or the node's bound of applications at once, they are refused
-//! before any work, with a retry hint.
+//! first case, and first runs `submit` for it if that never answered (the
+//! node died between opening the case and the app taking it), so a retry
+//! after a crash finds the case with its fees. The case records that
+//! `submit` answered before the application is answered. Both pass
+//! admission control first (`admission.rs`): past the app's or the node's
+//! bound of applications at once, they are refused before any work, with a
+//! retry hint.
 
 use std::sync::Arc;
 
@@ -18,7 +22,7 @@ use tongban_registry::manifest::{Item, ItemMode};
 use tongban_registry::market::serving::Served;
 use tongban_registry::release::Role;
 use tongban_runtime::{Channel, FieldError, Hook, HookResult, LoadedApp, Outcome};
-use tongban_services::cases::{Action, Case, CaseActor, MAX_FORM_BYTES, NewCase, Step};
+use tongban_services::cases::{Action, Case, CaseActor, MAX_FORM_BYTES, NewCase, Stage, Step};
 use tongban_services::payments::Payment;
 use tongban_services::subjects::Subject;
 
@@ -152,7 +156,13 @@ pub async fn submit(
             submission_key,
         })
         .await?;
-    if !created {
+    // A repeated submission key answers the first case, unless the app's
+    // `submit` never answered for it: the application that opened it failed
+    // before anyone was told of the case (its node died), so the app has not
+    // taken it and its fees may not exist. Then `submit` runs now, on the
+    // form the case keeps. The app keys its effects by the case (a payment
+    // key), so whatever that first run did is not done twice.
+    if !created && state.services.submit_answered(&case.id).await? {
         let payments = state.services.payments_of_case(&case.id).await?;
         return Ok(Applied {
             case,
@@ -161,6 +171,7 @@ pub async fn submit(
             payments,
         });
     }
+    let form = if created { form } else { case.form.clone() };
     let env = call_env(
         &who,
         CallFor {
@@ -203,11 +214,25 @@ pub async fn submit(
         Outcome::Denied(reason) => Some((Action::RuleDeny, reason.clone())),
     };
     let case = match rule {
+        // An earlier run of this submission let the rule decide already.
+        Some(_) if case.item_mode == "instant" && case.stage != Stage::Submitted => case,
         Some((action, text)) if case.item_mode == "instant" => {
-            state
+            match state
                 .services
                 .step_case(&CaseActor::system("rule"), &case.id, Step::new(action, text))
-                .await?
+                .await
+            {
+                Ok(case) => case,
+                // A repeat of this submission, racing this one, let the rule
+                // decide first.
+                Err(e) => {
+                    let now = state.services.case(&case.id).await?;
+                    if now.stage == Stage::Submitted {
+                        return Err(e.into());
+                    }
+                    now
+                }
+            }
         }
         Some(_) => {
             tracing::warn!(case = %case.id, "a commitment item's submit decided by rule; the case stays queued for intake");
@@ -215,6 +240,7 @@ pub async fn submit(
         }
         None => case,
     };
+    state.services.record_submit_answered(&case.id).await?;
     let payments = state.services.payments_of_case(&case.id).await?;
     Ok(Applied {
         case,

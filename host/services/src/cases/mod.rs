@@ -395,8 +395,9 @@ impl Services {
         }
         let mut tx = self.db().pool().begin().await?;
         let inserted = sqlx::query(&format!(
-            "INSERT INTO cases ({COLUMNS}, submission_key)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, NULL, NULL, NULL, $17, 1, $18)"
+            "INSERT INTO cases ({COLUMNS}, submission_key, submit_answered_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, NULL, NULL, NULL, $17, 1, $18,
+                     $19)"
         ))
         .bind(&id)
         .bind(&new.app)
@@ -416,6 +417,9 @@ impl Services {
         .bind(now)
         .bind(now)
         .bind(&new.submission_key)
+        // A follow-on case is opened by the app itself, in a hook; no
+        // `submit` runs for it, so it is answered from the start.
+        .bind(new.follow_on_of.is_some().then_some(now))
         .execute(&mut *tx)
         .await;
         if let Err(e) = inserted {
@@ -438,6 +442,31 @@ impl Services {
         append_event(&mut tx, &id, "submitted", &detail, &actor, None).await?;
         tx.commit().await?;
         Ok(Some(self.case(&id).await?))
+    }
+
+    /// Whether the app's `submit` answered for the case (see
+    /// [`Services::record_submit_answered`]). A case it never answered for
+    /// was opened by an application that failed before it was told anything:
+    /// the node died between opening the case and the app taking it.
+    pub async fn submit_answered(&self, id: &str) -> ServiceResult<bool> {
+        let answered_at: Option<i64> = sqlx::query("SELECT submit_answered_at FROM cases WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.db().pool())
+            .await?
+            .ok_or_else(|| ServiceError::not_found(format!("case {id}")))?
+            .try_get(0)?;
+        Ok(answered_at.is_some())
+    }
+
+    /// Record that the app's `submit` answered for the case and what it
+    /// decided was done; the application is answered only after this.
+    pub async fn record_submit_answered(&self, id: &str) -> ServiceResult<()> {
+        sqlx::query("UPDATE cases SET submit_answered_at = $1 WHERE id = $2 AND submit_answered_at IS NULL")
+            .bind(now_ms())
+            .bind(id)
+            .execute(self.db().pool())
+            .await?;
+        Ok(())
     }
 
     async fn case_by_submission(&self, subject: &str, key: &str) -> ServiceResult<Option<Case>> {

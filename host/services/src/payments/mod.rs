@@ -158,6 +158,22 @@ pub enum PayDecision {
     Decline,
 }
 
+impl PayDecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayDecision::Pay => "pay",
+            PayDecision::Decline => "decline",
+        }
+    }
+
+    /// The decision named `text`, if any.
+    pub fn parse(text: &str) -> Option<PayDecision> {
+        [PayDecision::Pay, PayDecision::Decline]
+            .into_iter()
+            .find(|d| d.as_str() == text)
+    }
+}
+
 /// A callback as a provider POSTs it to `/api/v1/payments/callbacks/{provider}`:
 /// the body, and the signature header value (hex HMAC-SHA256 of the body).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -428,9 +444,12 @@ impl Services {
     }
 
     /// The citizen pressed pay or decline on the sandbox bank's page:
-    /// `started → submitted`, and the signed callbacks the bank POSTs in
-    /// order (`submitted`, then `success` for pay or `failed` for decline).
-    /// The payment reaches its final status only when those are applied.
+    /// `started → submitted`, with the bank's record of the decision in the
+    /// same transaction, and the signed callbacks the bank POSTs in order
+    /// (`submitted`, then `success` for pay or `failed` for decline). The
+    /// payment reaches its final status only when those are applied; if they
+    /// never are (the node died first), the bank sends them again
+    /// ([`Services::sandbox_redeliver`]).
     pub async fn sandbox_settle(&self, id: &str, decision: PayDecision) -> ServiceResult<Vec<SignedCallback>> {
         let payment = self.payment(id).await?;
         if payment.provider != sandbox::NAME {
@@ -440,28 +459,81 @@ impl Services {
             )));
         }
         let bank = SandboxBank::load(self.db()).await?;
-        let moved = sqlx::query("UPDATE payments SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
-            .bind(PaymentStatus::Submitted.as_str())
-            .bind(now_ms())
-            .bind(id)
-            .bind(PaymentStatus::Started.as_str())
-            .execute(self.db().pool())
-            .await?;
-        if moved.rows_affected() != 1 {
+        let now = now_ms();
+        let mut tx = self.db().pool().begin().await?;
+        // The bank's record first: it takes SQLite's write lock, and on
+        // PostgreSQL a concurrent press on the same payment waits on the
+        // primary key until this transaction ends, then records nothing. A
+        // payment is decided (and charged) at most once.
+        let recorded = sqlx::query(
+            "INSERT INTO sandbox_bank_decisions (payment_id, decision, amount_fen, decided_at)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (payment_id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(decision.as_str())
+        .bind(payment.amount_fen as i64)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let moved = if recorded.rows_affected() == 1 {
+            sqlx::query("UPDATE payments SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+                .bind(PaymentStatus::Submitted.as_str())
+                .bind(now)
+                .bind(id)
+                .bind(PaymentStatus::Started.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        } else {
+            0
+        };
+        if moved != 1 {
+            tx.rollback().await?;
             let now = self.payment(id).await?;
             return Err(ServiceError::conflict(format!(
                 "payment {id} is {}; only a started payment (its pay page open) can be paid or declined",
                 now.status.as_str()
             )));
         }
-        let outcome = match decision {
-            PayDecision::Pay => PaymentStatus::Success,
-            PayDecision::Decline => PaymentStatus::Failed,
-        };
-        Ok(vec![
-            bank.callback(id, PaymentStatus::Submitted),
-            bank.callback(id, outcome),
-        ])
+        tx.commit().await?;
+        Ok(bank.decision_callbacks(id, decision))
+    }
+
+    /// The sandbox bank sends its callbacks again, as a real provider retries
+    /// a notification until it is taken: for each payment the bank recorded
+    /// a decision for at least `after_ms` ago that has not reached a final
+    /// status (the node that took the decision died before applying them),
+    /// the decision's callbacks, with the same event ids, so whatever was
+    /// applied before is a duplicate. Answers how many payments it sent
+    /// callbacks for. Every node may run this at once.
+    pub async fn sandbox_redeliver(&self, after_ms: i64) -> ServiceResult<usize> {
+        let undelivered = sqlx::query(
+            "SELECT d.payment_id, d.decision FROM sandbox_bank_decisions d JOIN payments p ON p.id = d.payment_id
+             WHERE d.decided_at <= $1 AND p.status IN ($2, $3, $4)
+             ORDER BY d.decided_at, d.payment_id",
+        )
+        .bind(now_ms() - after_ms)
+        .bind(PaymentStatus::Created.as_str())
+        .bind(PaymentStatus::Started.as_str())
+        .bind(PaymentStatus::Submitted.as_str())
+        .fetch_all(self.db().pool())
+        .await?;
+        if undelivered.is_empty() {
+            return Ok(0);
+        }
+        let bank = SandboxBank::load(self.db()).await?;
+        for row in &undelivered {
+            let id: String = row.try_get(0)?;
+            let text: String = row.try_get(1)?;
+            let decision = PayDecision::parse(&text)
+                .ok_or_else(|| sqlx::Error::Decode(format!("unknown sandbox decision {text}").into()))?;
+            for callback in bank.decision_callbacks(&id, decision) {
+                self.apply_callback(&callback.provider, &callback.body, &callback.signature)
+                    .await?;
+            }
+        }
+        Ok(undelivered.len())
     }
 
     /// The provider called `name`, with its keys loaded.

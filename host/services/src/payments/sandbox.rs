@@ -5,6 +5,13 @@
 //! `at`) and whose signature header is the hex HMAC-SHA256 of that body under
 //! a secret every node shares (`payments-sandbox-hmac` in the platform
 //! secrets).
+//!
+//! The bank keeps its own record of each decision (`sandbox_bank_decisions`:
+//! pay or decline, and the amount), written with the payment's move to
+//! `submitted`. The callbacks of a decision are made from that record with
+//! event ids of their own, so the bank can send them again until the
+//! payment is final ([`Services::sandbox_redeliver`](crate::Services::sandbox_redeliver)),
+//! and a node that dies before applying them loses no payment.
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -12,7 +19,7 @@ use sha2::Sha256;
 use tongban_store::{Database, now_ms};
 
 use super::provider::{PaymentProvider, ProviderEvent};
-use super::{PaymentStatus, SignedCallback};
+use super::{PayDecision, PaymentStatus, SignedCallback};
 use crate::error::{ServiceError, ServiceResult};
 
 /// The sandbox bank's provider name.
@@ -69,8 +76,28 @@ impl SandboxBank {
     /// The signed callback the bank POSTs to report that `payment_id` has
     /// reached `status`, under a fresh event id.
     pub fn callback(&self, payment_id: &str, status: PaymentStatus) -> SignedCallback {
+        self.signed(crate::fresh_id("sandbox-evt"), payment_id, status)
+    }
+
+    /// The callbacks that report the payer's decision on the bank's page, in
+    /// order: `submitted`, then `success` for pay or `failed` for decline.
+    /// Their event ids are made from the payment and the status, so sending
+    /// them again (after a node died before applying them) is recognised as
+    /// the same events and applied at most once.
+    pub fn decision_callbacks(&self, payment_id: &str, decision: PayDecision) -> Vec<SignedCallback> {
+        let outcome = match decision {
+            PayDecision::Pay => PaymentStatus::Success,
+            PayDecision::Decline => PaymentStatus::Failed,
+        };
+        [PaymentStatus::Submitted, outcome]
+            .into_iter()
+            .map(|status| self.signed(format!("{payment_id}/{}", status.as_str()), payment_id, status))
+            .collect()
+    }
+
+    fn signed(&self, event_id: String, payment_id: &str, status: PaymentStatus) -> SignedCallback {
         let body = serde_json::to_vec(&CallbackBody {
-            event_id: crate::fresh_id("sandbox-evt"),
+            event_id,
             payment_id: payment_id.to_owned(),
             status,
             at: now_ms(),
