@@ -583,6 +583,17 @@ impl Client<'_> {
         }
     }
 
+    /// The citizen's application, always with the same submission key.
+    fn apply(&mut self, what: &str, url: &str) -> Result<Attempt<(u16, Value)>, String> {
+        let answer = post(
+            &self.agent,
+            &format!("{url}/api/v1/applications"),
+            &self.citizen.token,
+            &self.citizen.application(),
+        );
+        self.settle(what, answer, &[200, 201])
+    }
+
     /// Sort an answer into done (a status `done` accepts), again (no answer,
     /// or 503), or a failure naming the step.
     fn settle(&mut self, what: &str, answer: Answer, done: &[u16]) -> Result<Attempt<(u16, Value)>, String> {
@@ -613,15 +624,7 @@ fn run_client(node: &Node, citizen: &Citizen, clerk: &str) -> Result<Report, Str
     let key = citizen.submission_key();
 
     // Apply. Until an answer comes, the same submission key is sent again.
-    let (_, applied) = client.until("the application", |c, url| {
-        let answer = post(
-            &c.agent,
-            &format!("{url}/api/v1/applications"),
-            &c.citizen.token,
-            &c.citizen.application(),
-        );
-        c.settle("the application", answer, &[200, 201])
-    })?;
+    let (_, applied) = client.until("the application", |c, url| c.apply("the application", url))?;
     node.application_acknowledged();
     let case = applied["case"]["id"]
         .as_str()
@@ -694,13 +697,7 @@ fn run_client(node: &Node, citizen: &Citizen, clerk: &str) -> Result<Report, Str
 
     // The same submission key once more, after the restart: the first case.
     let (status, again) = client.until("the repeated application", |c, url| {
-        let answer = post(
-            &c.agent,
-            &format!("{url}/api/v1/applications"),
-            &c.citizen.token,
-            &c.citizen.application(),
-        );
-        c.settle("the repeated application", answer, &[200, 201])
+        c.apply("the repeated application", url)
     })?;
     if status != 200 || again["created"] != false {
         return Err(format!(
