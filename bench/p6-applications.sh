@@ -53,3 +53,17 @@ curl -s "http://127.0.0.1:$port/metrics" | grep -E '^tongban_(audit_|app_admissi
 kill "$server"; wait "$server" 2>/dev/null || true
 server=
 "$bin" audit verify "${store[@]}"
+# Then the audit chain must catch an edit: change one sealed entry from the
+# middle of the run (a provenance entry, as an insider hiding a read would)
+# and `audit verify` has to name it and fail.
+tamper_sql="UPDATE audit_log SET actor = actor || '-edited' WHERE seq = (SELECT seq FROM audit_log WHERE batch IS NOT NULL AND batch > 0 ORDER BY seq LIMIT 1 OFFSET (SELECT COUNT(*) / 2 FROM audit_log WHERE batch IS NOT NULL AND batch > 0)) RETURNING seq, chain_position"
+if [ "$backend" = postgres ]; then
+  edited=$(psql -h 127.0.0.1 -U postgres -d "$db" -qAt -c "$tamper_sql" | head -1)
+else
+  edited=$(python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); r=c.execute(sys.argv[2]).fetchone(); c.commit(); print("%s|%s" % r)' "$work/data/tongban.db" "$tamper_sql")
+fi
+echo "edited the sealed audit entry (seq|chain position): $edited"
+if "$bin" audit verify "${store[@]}"; then
+  echo "audit verify did not notice the edit"; exit 1
+fi
+echo "audit verify refused the edited chain, as it must"

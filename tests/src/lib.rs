@@ -27,7 +27,9 @@ pub fn wasm_out_dir() -> PathBuf {
 }
 
 /// Build every crate of a wasm workspace (`tests/fixtures` or `plugins`) in
-/// release mode for `wasm32-wasip2`.
+/// release mode for `wasm32-wasip2`, with the platform's guest link flags
+/// as `tongban app build` uses them (`TONGBAN_GUEST_RUSTFLAGS` replaces
+/// them, for benchmarks that compare).
 ///
 /// # Panics
 ///
@@ -41,6 +43,10 @@ pub fn build_wasm_workspace(workspace: &Path) {
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("RUSTFLAGS")
+        .env(
+            "CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS",
+            std::env::var("TONGBAN_GUEST_RUSTFLAGS").unwrap_or_else(|_| tongban_registry::platform::guest_rustflags()),
+        )
         .output()
         .expect("running cargo");
     assert!(

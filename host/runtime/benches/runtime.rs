@@ -53,7 +53,9 @@ const GOOD_FORM: &str = r#"{
 
 /// A runtime keeping its data under `dir`, metering fuel or not. For tuning
 /// experiments, TONGBAN_BENCH_KEEP_RESIDENT=BYTES overrides the default
-/// keep-resident size.
+/// keep-resident size, and TONGBAN_BENCH_PAGEMAP_SCAN=0 turns the dirty-page
+/// scan off. (TONGBAN_GUEST_RUSTFLAGS replaces the guest's link flags, such
+/// as its shadow stack size, when the fixtures are built.)
 fn runtime_in(tokio: &tokio::runtime::Runtime, dir: &std::path::Path, fuel: bool) -> Runtime {
     let db = tokio.block_on(Database::open_data_dir(dir)).unwrap();
     let mut settings = RuntimeSettings::in_data_dir(dir);
@@ -63,6 +65,9 @@ fn runtime_in(tokio: &tokio::runtime::Runtime, dir: &std::path::Path, fuel: bool
         .and_then(|v| v.parse().ok())
     {
         settings.engine.memory_keep_resident = bytes;
+    }
+    if std::env::var("TONGBAN_BENCH_PAGEMAP_SCAN").as_deref() == Ok("0") {
+        settings.engine.pagemap_scan = false;
     }
     Runtime::new(settings, db).unwrap()
 }

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use tongban_registry::platform;
 use wasmtime::component::ResourceTable;
 use wasmtime::{CallHook, Store, UpdateDeadline};
-use wasmtime_wasi::random::WasiRandomCtx;
 
 use crate::Runtime;
 use crate::bindings::{app as wit_app, types as wit_types};
@@ -148,7 +147,6 @@ pub(crate) async fn call(runtime: &Runtime, app: &LoadedApp, env: &CallEnv, hook
     let state = CallState {
         wasi,
         table: ResourceTable::new(),
-        random: WasiRandomCtx::default(),
         limiter: MemoryLimiter::new(limits.memory_mib()),
         budget: HostCallBudget::new(copy_allowance(limits.memory_mib())),
         caps: CapabilityCtxs::prepare(

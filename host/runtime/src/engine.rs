@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tongban_registry::platform;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances. Deadlines are whole ticks, so a call overruns
 /// its `timeout-ms` by at most one tick plus scheduling delay.
@@ -29,6 +29,11 @@ pub struct EngineSettings {
     /// with a dirty-page scan where the kernel has one) instead of returned
     /// to the kernel after a call.
     pub memory_keep_resident: usize,
+    /// Find the pages a call dirtied with Linux's `PAGEMAP_SCAN` (kernel 6.7
+    /// or later; elsewhere wasmtime falls back by itself) and reset only
+    /// those, instead of zeroing the lowest `memory_keep_resident` bytes of
+    /// every slot after every call whether the guest touched them or not.
+    pub pagemap_scan: bool,
 }
 
 impl Default for EngineSettings {
@@ -38,6 +43,7 @@ impl Default for EngineSettings {
             max_concurrent_instances: 128,
             max_instances_per_app: 32,
             memory_keep_resident: 4 * 1024 * 1024,
+            pagemap_scan: true,
         }
     }
 }
@@ -67,7 +73,12 @@ pub fn build_engine(settings: &EngineSettings) -> wasmtime::Result<Engine> {
         // the first-touch page faults that otherwise dominate a short call.
         .linear_memory_keep_resident(settings.memory_keep_resident)
         .table_keep_resident(64 * 1024)
-        .async_stack_keep_resident(128 * 1024);
+        .async_stack_keep_resident(128 * 1024)
+        .pagemap_scan(if settings.pagemap_scan {
+            Enabled::Auto
+        } else {
+            Enabled::No
+        });
     let mut config = compile_config(settings);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config)

@@ -84,7 +84,7 @@ pub(crate) fn load(runtime: &Runtime, package: &Package) -> Result<LoadedApp, Lo
         .map_err(LoadError::Compile)?;
 
     let mut linker = Linker::<CallState>::new(&runtime.engine);
-    link_sandbox_wasi(&mut linker, CallState::random).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+    link_sandbox_wasi(&mut linker).map_err(|e| LoadError::Link(format!("{e:#}")))?;
     link_granted(&mut linker, &manifest.granted()).map_err(|e| LoadError::Link(format!("{e:#}")))?;
     let instance_pre = linker
         .instantiate_pre(&component)

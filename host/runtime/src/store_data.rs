@@ -5,7 +5,6 @@
 //! this struct.
 
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::random::WasiRandomCtx;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::capabilities::{CapabilityCtxs, CapabilityData};
@@ -15,19 +14,11 @@ use crate::limits::{HostCallBudget, MemoryLimiter};
 pub struct CallState {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
-    pub(crate) random: WasiRandomCtx,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) budget: HostCallBudget,
     pub(crate) caps: CapabilityCtxs,
     /// The call's guest time, which capability calls do not count in.
     pub(crate) clock: crate::guest_clock::GuestClock,
-}
-
-impl CallState {
-    /// The call's randomness, for linking the WASI random interfaces.
-    pub(crate) fn random(&mut self) -> &mut WasiRandomCtx {
-        &mut self.random
-    }
 }
 
 impl WasiView for CallState {

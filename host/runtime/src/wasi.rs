@@ -41,23 +41,24 @@ impl HasData for IoTable {
 }
 
 /// Add the sandbox's WASI interfaces to a linker whose store data is a
-/// [`WasiView`] (its `WasiCtx` from [`sandbox_ctx`] and its resource table)
-/// and holds the call's randomness where `random` finds it. The store data
-/// is generic, as wasmtime-wasi's own `add_to_linker` is, so this module
-/// knows nothing of the runtime's store data.
-pub fn link_sandbox_wasi<T: WasiView + 'static>(
-    linker: &mut Linker<T>,
-    random: fn(&mut T) -> &mut WasiRandomCtx,
-) -> wasmtime::Result<()> {
+/// [`WasiView`] (its `WasiCtx` from [`sandbox_ctx`], whose randomness the
+/// random interfaces use, and its resource table). The store data is
+/// generic, as wasmtime-wasi's own `add_to_linker` is, so this module knows
+/// nothing of the runtime's store data.
+pub fn link_sandbox_wasi<T: WasiView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    fn randomness<T: WasiView>(store: &mut T) -> &mut WasiRandomCtx {
+        let ctx: &mut WasiCtx = store.ctx().ctx;
+        ctx.random()
+    }
     let l = linker;
     wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<T, IoTable>(l, |s| s.ctx().table)?;
     wasmtime_wasi_io::bindings::wasi::io::poll::add_to_linker::<T, IoTable>(l, |s| s.ctx().table)?;
     wasmtime_wasi_io::bindings::wasi::io::streams::add_to_linker::<T, IoTable>(l, |s| s.ctx().table)?;
     clocks::wall_clock::add_to_linker::<T, WasiClocks>(l, |s| s.clocks())?;
     clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(l, |s| s.clocks())?;
-    random::random::add_to_linker::<T, WasiRandom>(l, random)?;
-    random::insecure::add_to_linker::<T, WasiRandom>(l, random)?;
-    random::insecure_seed::add_to_linker::<T, WasiRandom>(l, random)?;
+    random::random::add_to_linker::<T, WasiRandom>(l, randomness::<T>)?;
+    random::insecure::add_to_linker::<T, WasiRandom>(l, randomness::<T>)?;
+    random::insecure_seed::add_to_linker::<T, WasiRandom>(l, randomness::<T>)?;
     cli::exit::add_to_linker::<T, WasiCli>(l, |s| s.cli())?;
     cli::environment::add_to_linker::<T, WasiCli>(l, |s| s.cli())?;
     cli::stdin::add_to_linker::<T, WasiCli>(l, |s| s.cli())?;
