@@ -32,15 +32,19 @@ versions=${1:-1000}
 backend=${2:-sqlite}
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
-cargo build --release -p tongban --bin tongban --example p7_versions --manifest-path "$root/Cargo.toml"
-bin=$target/release/tongban
-tool=$target/release/examples/p7_versions
 if [ -n "${P7_WORK:-}" ]; then
   work=$P7_WORK
   mkdir -p "$work"
 else
   work=$(mktemp -d)
 fi
+# Copied at once, so the binaries measured are the ones just built even if
+# another build replaces them in a shared target directory meanwhile.
+cargo build --release -p tongban --bin tongban --example p7_versions --manifest-path "$root/Cargo.toml"
+cp "$target/release/tongban" "$work/tongban"
+cp "$target/release/examples/p7_versions" "$work/p7_versions"
+bin=$work/tongban
+tool=$work/p7_versions
 port=$((20000 + RANDOM % 20000))
 url=http://127.0.0.1:$port
 store=(--data-dir "$work/data")
