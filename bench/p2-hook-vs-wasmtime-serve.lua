@@ -1,7 +1,8 @@
--- P2: the same POST to both servers. Against Tongban it is a validate call
--- for the first demo app (TONGBAN_TOKEN set); against `wasmtime serve` the
--- hello component ignores the path, headers and body. Counts the answers by
--- status, and ends with one line the script reads:
+-- P2: the same request to each server, from the script's environment:
+-- P2_METHOD (POST by default), P2_PATH, P2_BODY, and TONGBAN_TOKEN (sent as
+-- a bearer token when set; the hello component under `wasmtime serve`
+-- ignores the path, the headers and the body). Counts the answers by status,
+-- and ends with one line the script reads:
 --   rate <requests per second> non2xx <count> p50_ms <..> p99_ms <..>
 local threads = {}
 
@@ -12,16 +13,20 @@ end
 function init(args)
   statuses = {}
   local token = os.getenv("TONGBAN_TOKEN")
+  local method = os.getenv("P2_METHOD") or "POST"
   local path = os.getenv("P2_PATH") or "/"
-  local headers = { ["Content-Type"] = "application/json" }
+  local body = os.getenv("P2_BODY")
+  local headers = {}
+  if body and body ~= "" then
+    headers["Content-Type"] = "application/json"
+  else
+    body = nil
+  end
   if token and token ~= "" then
     headers["Authorization"] = "Bearer " .. token
   end
-  local form = [[{"operator":{"name":"张三","id-number":"330106199003070014","phone":"13800138000"},]] ..
-    [["business":{"trade-name":"西湖小厨","industry":"餐饮","scope":["餐饮服务"],"address":"浙江省杭州市西湖区文三路90号","capital-yuan":50000}}]]
-  local body = '{"subject":"p2-bench","form":' .. form .. '}'
   -- Every request is the same, so it is formatted once.
-  prepared = wrk.format("POST", path, headers, body)
+  prepared = wrk.format(method, path, headers, body)
 end
 
 function request()

@@ -9,6 +9,12 @@
 #
 #   bench/p2-hook-vs-wasmtime-serve.sh [DURATION] [CONNECTIONS]
 #
+# P2_BREAKDOWN=1 also measures the serving route's GET on the same server
+# (the path without the hook). The server inherits TONGBAN_LOG, so
+# TONGBAN_LOG=warn measures it without its per-request log line.
+# P2_PERF=N samples the Tongban server with `perf record` during each of its
+# runs and prints the N hottest symbols (the sampling slows those runs).
+#
 # Prints each side's wrk figures, both rates and the ratio (Tongban's req/s
 # divided by wasmtime serve's; the target is >= 1.0). Loopback only. Needs
 # wrk, python3 with venv, and the wasm32-wasip2 Rust target. `wasmtime serve`
@@ -67,31 +73,52 @@ done
 token=$(awk '$1 == "admin" { print $3 }' "$work/tongban.log")
 [ -n "$token" ] || { cat "$work/tongban.log" "$work/wasmtime.log"; echo "no demo admin token"; exit 1; }
 validate=/api/v1/serving/330100/cn.gov.hz.amr.sole-proprietor/validate
+# The first app's form (as in P6), for a subject the operator names.
+form='{"operator":{"name":"张三","id-number":"330106199003070014","phone":"13800138000"},"business":{"trade-name":"西湖小厨","industry":"餐饮","scope":["餐饮服务"],"address":"浙江省杭州市西湖区文三路90号","capital-yuan":50000}}'
+body="{\"subject\":\"p2-bench\",\"form\":$form}"
 
 # One request to each, shown, so the run shows what it measures.
 echo "Tongban's answer:"
 curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-  -d '{"subject":"p2-bench","form":{}}' "http://127.0.0.1:$tongban_port$validate"
+  -d "$body" "http://127.0.0.1:$tongban_port$validate"
 echo
 echo "wasmtime serve's answer:"
-curl -sf -d '{}' "http://127.0.0.1:$wasmtime_port/"
+curl -sf -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$wasmtime_port/"
 echo
 
 # Each side: a short warm-up, then the measured run. Prints wrk's output and
-# leaves the script's summary line in $work/<name>.out.
+# leaves the lua script's summary line in $work/<name>.out.
 measure() {
-  local name=$1 port=$2 path=$3 token=$4
-  TONGBAN_TOKEN=$token P2_PATH=$path wrk -t2 -c"$connections" -d2s \
-    -s "$root/bench/p2-hook-vs-wasmtime-serve.lua" "http://127.0.0.1:$port" > /dev/null
-  echo "== $name: wrk -t2 -c$connections -d$duration, POST $path"
+  local name=$1 method=$2 url=$3 token=$4 body=$5
+  local path=/${url#http://*/}
+  export TONGBAN_TOKEN=$token P2_METHOD=$method P2_PATH=$path P2_BODY=$body
+  wrk -t2 -c"$connections" -d2s -s "$root/bench/p2-hook-vs-wasmtime-serve.lua" "$url" > /dev/null
+  echo "== $name: wrk -t2 -c$connections -d$duration, $method $path"
   echo "load before: $(uptime)"
-  TONGBAN_TOKEN=$token P2_PATH=$path wrk -t2 -c"$connections" -d"$duration" --latency \
-    -s "$root/bench/p2-hook-vs-wasmtime-serve.lua" "http://127.0.0.1:$port" | tee "$work/$name.out"
+  local profiler=
+  if [ -n "${P2_PERF:-}" ] && [[ $name == tongban* ]]; then
+    perf record -q -F 499 -g -p "$tongban_pid" -o "$work/$name.perf" -- sleep "${duration%s}" 2> /dev/null &
+    profiler=$!
+  fi
+  wrk -t2 -c"$connections" -d"$duration" --latency \
+    -s "$root/bench/p2-hook-vs-wasmtime-serve.lua" "$url" | tee "$work/$name.out"
   echo "load after:  $(uptime)"
+  if [ -n "$profiler" ]; then
+    wait "$profiler" || true
+    perf report -i "$work/$name.perf" --no-children --sort dso,symbol --stdio 2> /dev/null |
+      grep -v '^$' | grep -E '^ +[0-9]' | head -"$P2_PERF"
+  fi
 }
 echo "wasmtime: $("$wasmtime" --version)"
-measure tongban "$tongban_port" "$validate" "$token"
-measure wasmtime "$wasmtime_port" / ""
+measure tongban POST "http://127.0.0.1:$tongban_port$validate" "$token" "$body"
+measure wasmtime POST "http://127.0.0.1:$wasmtime_port/" "" "$body"
+# With P2_BREAKDOWN=1, also the server's path without the hook: the serving
+# route's GET authenticates the token (one database read), resolves the
+# version from the in-memory serving table and answers JSON, as validate
+# does before and after it calls the app.
+if [ "${P2_BREAKDOWN:-0}" = 1 ]; then
+  measure tongban-which GET "http://127.0.0.1:$tongban_port${validate%/validate}?subject=p2-bench" "$token" ""
+fi
 
 rate() { awk '$1 == "rate" { print $2 }' "$work/$1.out"; }
 non2xx() { awk '$1 == "rate" { print $4 }' "$work/$1.out"; }
@@ -99,6 +126,9 @@ tongban_rate=$(rate tongban)
 wasmtime_rate=$(rate wasmtime)
 echo "== P2"
 echo "tongban validate: $tongban_rate req/s ($(non2xx tongban) non-2xx)"
+if [ -f "$work/tongban-which.out" ]; then
+  echo "tongban which:    $(rate tongban-which) req/s ($(non2xx tongban-which) non-2xx; the same server path without the hook)"
+fi
 echo "wasmtime serve:   $wasmtime_rate req/s ($(non2xx wasmtime) non-2xx)"
 # The target counts only when every answer on both sides was a 2xx.
 awk -v t="$tongban_rate" -v w="$wasmtime_rate" -v bad="$(( $(non2xx tongban) + $(non2xx wasmtime) ))" 'BEGIN {

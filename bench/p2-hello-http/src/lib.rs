@@ -11,7 +11,7 @@ use wasip2::http::types::{Fields, IncomingRequest, OutgoingBody, OutgoingRespons
 wasip2::http::proxy::export!(Hello);
 
 /// The answer, about the size of the validate route's for the first demo app.
-const ANSWER: &[u8] = br#"{"version":"1.0.0","reason":"full release","result":{"kind":"validate","problems":[]}}"#;
+const ANSWER: &[u8] = br#"{"version":"1.0.0","reason":"active","result":{"hook":"validate","result":{"Ok":null}}}"#;
 
 struct Hello;
 
