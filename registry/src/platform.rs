@@ -12,22 +12,6 @@ pub const WIT_PACKAGE: &str = "tongban:platform";
 /// keeps every older `0.x` version listed here, so old apps keep running.
 pub const SERVED_WIT_VERSIONS: &[Version] = &[Version::new(0, 1, 0)];
 
-/// The shadow stack (the stack in linear memory that Rust and C keep for
-/// locals whose address is taken) an app is linked with by `tongban app
-/// build` and the repository's own component builds, instead of the
-/// toolchain's 1 MiB. Every call starts from a fresh instance, and the host
-/// resets and rescans every page of the instance's initial memory after
-/// each call, so a smaller initial memory makes every call cheaper
-/// (BENCHMARKS.md, hook speed). Rust links with the stack first, so an
-/// overflow traps instead of overwriting data.
-pub const GUEST_STACK_BYTES: u32 = 128 * 1024;
-
-/// The `RUSTFLAGS` for `wasm32-wasip2` builds that give an app
-/// [`GUEST_STACK_BYTES`], as `CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS`.
-pub fn guest_rustflags() -> String {
-    format!("-C link-arg=-zstack-size={GUEST_STACK_BYTES}")
-}
-
 /// The largest linear memory an app may ask for, in MiB.
 pub const MAX_MEMORY_MIB: u32 = 256;
 /// The memory an app gets when its manifest does not say, in MiB.

@@ -27,9 +27,9 @@ pub fn wasm_out_dir() -> PathBuf {
 }
 
 /// Build every crate of a wasm workspace (`tests/fixtures` or `plugins`) in
-/// release mode for `wasm32-wasip2`, with the platform's guest link flags
-/// as `tongban app build` uses them (`TONGBAN_GUEST_RUSTFLAGS` replaces
-/// them, for benchmarks that compare).
+/// release mode for `wasm32-wasip2`. `TONGBAN_GUEST_RUSTFLAGS`, when set,
+/// gives the guests' own rustflags, for benchmarks that compare link
+/// settings (such as `-C link-arg=-zstack-size=131072`).
 ///
 /// # Panics
 ///
@@ -43,9 +43,10 @@ pub fn build_wasm_workspace(workspace: &Path) {
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("RUSTFLAGS")
-        .env(
-            "CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS",
-            std::env::var("TONGBAN_GUEST_RUSTFLAGS").unwrap_or_else(|_| tongban_registry::platform::guest_rustflags()),
+        .envs(
+            std::env::var("TONGBAN_GUEST_RUSTFLAGS")
+                .ok()
+                .map(|flags| ("CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS", flags)),
         )
         .output()
         .expect("running cargo");

@@ -84,24 +84,6 @@ pub fn build(dir: &Path, out: Option<PathBuf>) -> Result<Built, CliError> {
     })
 }
 
-/// The platform's link flags for the app (its shadow stack size), unless
-/// the author set their own `RUSTFLAGS` for the build, which cargo would
-/// prefer anyway.
-fn guest_link_flags() -> Option<(&'static str, String)> {
-    let own = [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS",
-    ];
-    if own.iter().any(|name| std::env::var_os(name).is_some()) {
-        return None;
-    }
-    Some((
-        "CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS",
-        tongban_registry::platform::guest_rustflags(),
-    ))
-}
-
 /// Run cargo for `wasm32-wasip2` and return the built component's path.
 fn compile(dir: &Path, progress: &ProgressBar) -> Result<PathBuf, CliError> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -114,7 +96,6 @@ fn compile(dir: &Path, progress: &ProgressBar) -> Result<PathBuf, CliError> {
             "--message-format=json-render-diagnostics",
         ])
         .current_dir(dir)
-        .envs(guest_link_flags())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
