@@ -96,13 +96,15 @@ done
 echo "Soak on $backend: $connections connections for $duration against $url" \
   "(admission: ${PER_APP:-default} per app, ${ON_NODE:-default} on the node)"
 uptime
-# VmRSS every 5 s, from the moment the load begins.
+# VmRSS every 5 s, from the moment the load begins (seconds, then kB).
 samples=$work/rss
 (
   started=$(date +%s)
   while kill -0 "$server" 2>/dev/null; do
-    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$server/status" 2>/dev/null) || break
-    echo "$(($(date +%s) - started)) $rss" >> "$samples"
+    # VmRSS, then its anonymous (heap, wasm memories) and file-backed parts.
+    rss=$(awk '/^(VmRSS|RssAnon|RssFile):/ { printf " %s", $2 }' "/proc/$server/status" 2>/dev/null) || break
+    [ -n "$rss" ] || break
+    echo "$(($(date +%s) - started))$rss" >> "$samples"
     sleep 5
   done
 ) &
@@ -137,7 +139,8 @@ echo "RSS 30 s after the load ended: $(awk '/^VmRSS:/ { printf "%.1f MiB", $2 / 
 curl -s -o /dev/null -w "GET /api/v1/me/cases as the applying citizen after the run: %{http_code}, %{size_download} bytes, %{time_total} s\n" \
   -H "Authorization: Bearer $citizen" "$url/api/v1/me/cases"
 curl -s "$url/metrics" | grep -E '^tongban_(app_admission_refused|audit_seal)' || true
-if [ -n "${KEEP_SAMPLES:-}" ]; then cp "$samples" "$KEEP_SAMPLES"; fi
+# KEEP_DIR=path keeps the server's log, the RSS samples and wrk's output.
+if [ -n "${KEEP_DIR:-}" ]; then mkdir -p "$KEEP_DIR" && cp "$work/serve.log" "$samples" "$work/wrk.out" "$KEEP_DIR/"; fi
 kill "$server"; wait "$server" 2>/dev/null || true
 server=
 "$bin" audit verify "${store[@]}"

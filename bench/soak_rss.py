@@ -4,7 +4,8 @@
     bench/soak_rss.py SAMPLES DURATION_SECONDS
 
 SAMPLES has one line per sample: seconds since the load began, then VmRSS in
-kB (from /proc/PID/status). The warm-up is the first 2 minutes, or the first
+kB (from /proc/PID/status), and optionally RssAnon and RssFile in kB, whose
+slopes are printed too. The warm-up is the first 2 minutes, or the first
 20 % of a run shorter than 10 minutes. Prints the first, last and highest
 RSS, the RSS at the end of the warm-up, and the least-squares slope of RSS
 over time after the warm-up, in MiB per minute.
@@ -29,11 +30,15 @@ def slope(points):
 def main():
     path, duration = sys.argv[1], float(sys.argv[2])
     samples = []
+    parts_of = {"RssAnon": [], "RssFile": []}
     with open(path) as f:
         for line in f:
             parts = line.split()
-            if len(parts) == 2:
+            if len(parts) >= 2:
                 samples.append((float(parts[0]), int(parts[1]) / 1024.0))
+            if len(parts) >= 4:
+                parts_of["RssAnon"].append((float(parts[0]), int(parts[2]) / 1024.0))
+                parts_of["RssFile"].append((float(parts[0]), int(parts[3]) / 1024.0))
     if not samples:
         print("RSS: no samples")
         return
@@ -54,6 +59,14 @@ def main():
         )
         if per_minute is not None:
             print(f"RSS slope after warm-up: {per_minute:+.2f} MiB/min (least squares)")
+        for name, points in parts_of.items():
+            settled_part = [(t / 60.0, mib) for t, mib in points if t >= warm_up]
+            part_slope = slope(settled_part)
+            if part_slope is not None:
+                print(
+                    f"  {name}: {settled_part[0][1]:.1f} -> {settled_part[-1][1]:.1f} MiB, "
+                    f"slope {part_slope:+.2f} MiB/min"
+                )
 
 
 if __name__ == "__main__":
