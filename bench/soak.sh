@@ -143,4 +143,16 @@ curl -s "$url/metrics" | grep -E '^tongban_(app_admission_refused|audit_seal)' |
 if [ -n "${KEEP_DIR:-}" ]; then mkdir -p "$KEEP_DIR" && cp "$work/serve.log" "$samples" "$work/wrk.out" "$KEEP_DIR/"; fi
 kill "$server"; wait "$server" 2>/dev/null || true
 server=
+# The case events the apps were to hear of, as the run left them: a backlog
+# that grows through the run means delivery fell behind the load.
+outbox="SELECT SUM(CASE WHEN deliver = 1 AND delivered_at IS NULL THEN 1 ELSE 0 END),
+  SUM(CASE WHEN deliver = 2 AND delivered_at IS NULL THEN 1 ELSE 0 END),
+  SUM(CASE WHEN delivered_at IS NOT NULL THEN 1 ELSE 0 END) FROM case_events"
+if [ "$backend" = postgres ]; then
+  left=$(psql -h 127.0.0.1 -U postgres -d "$db" -AtF' ' -c "$outbox")
+else
+  left=$(sqlite3 -separator ' ' "$work/data/tongban.db" "$outbox" 2>/dev/null || echo "? ? ?")
+fi
+read -r waiting parked delivered <<< "$left"
+echo "the case outbox after the run: $waiting events waiting, $parked parked, $delivered delivered"
 "$bin" audit verify "${store[@]}"
