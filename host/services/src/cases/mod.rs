@@ -692,9 +692,13 @@ impl Services {
 
     /// Remove a case the app refused at submission, with its timeline, so a
     /// failed submission leaves nothing half-written. Only a case that is
-    /// still `submitted` with no payment and no other event can go.
+    /// still `submitted` with no payment and no other event can go. The
+    /// transaction reads before it writes, so it takes the write lock first
+    /// (`begin_write`): on SQLite a deferred one fails with `SQLITE_BUSY`
+    /// when another writer commits between its reads and its deletes, and
+    /// the refused case would stay behind.
     pub async fn discard_case(&self, id: &str) -> ServiceResult<()> {
-        let mut tx = self.db().pool().begin().await?;
+        let mut tx = self.db().begin_write().await?;
         let events: i64 = sqlx::query("SELECT COUNT(*) FROM case_events WHERE case_id = $1")
             .bind(id)
             .fetch_one(&mut *tx)
