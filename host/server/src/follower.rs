@@ -113,6 +113,9 @@ pub async fn follow(state: AppState, node: NodeReport) {
                 tracing::debug!(?woken, "woken by the listener");
                 false
             }
+            // A handler swapped the table after its own release action:
+            // acknowledge now, not at the next poll.
+            () = state.ready_raised() => false,
         };
         if let Err(e) = state.refresh_serving().await {
             tracing::warn!(error = %e, "refreshing the serving table failed; keeping the current one");

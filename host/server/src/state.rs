@@ -46,6 +46,10 @@ pub struct AppState {
     /// has swapped in with every version it serves loaded; -1 until the
     /// first. Only rises.
     ready_seq: Arc<AtomicI64>,
+    /// Signalled whenever `ready_seq` rises, so the follower acknowledges at
+    /// once a swap that a handler made (after its own release action)
+    /// rather than at its next poll.
+    ready_raised: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -68,6 +72,7 @@ impl AppState {
             loading: Arc::new(tokio::sync::Semaphore::new(LOAD_WORKERS)),
             refreshing: Arc::new(Mutex::new(())),
             ready_seq: Arc::new(AtomicI64::new(-1)),
+            ready_raised: Arc::new(tokio::sync::Notify::new()),
         };
         Ok(state)
     }
@@ -180,7 +185,7 @@ impl AppState {
         let seq = table.seq;
         self.serving.store(Arc::new(table));
         if all_loaded {
-            self.ready_seq.fetch_max(seq, Ordering::SeqCst);
+            self.raise_ready(seq);
         }
         tracing::info!(seq, all_loaded, "serving table swapped");
         Ok(true)
@@ -193,7 +198,7 @@ impl AppState {
         let table = self.serving.load_full();
         let all_loaded = self.load_served(&table).await;
         if all_loaded {
-            self.ready_seq.fetch_max(table.seq, Ordering::SeqCst);
+            self.raise_ready(table.seq);
         }
         all_loaded
     }
@@ -203,6 +208,20 @@ impl AppState {
     /// first table is loaded.
     pub fn ready_seq(&self) -> Option<i64> {
         Some(self.ready_seq.load(Ordering::SeqCst)).filter(|seq| *seq >= 0)
+    }
+
+    /// This node is ready at `seq` (if that is newer); wakes whoever waits
+    /// in [`AppState::ready_raised`].
+    fn raise_ready(&self, seq: i64) {
+        if self.ready_seq.fetch_max(seq, Ordering::SeqCst) < seq {
+            self.ready_raised.notify_one();
+        }
+    }
+
+    /// Completes when this node's ready sequence has risen since the last
+    /// wait (at most one waiter: the follower).
+    pub async fn ready_raised(&self) {
+        self.ready_raised.notified().await;
     }
 
     /// Load every version a table serves; a version that cannot be loaded is
