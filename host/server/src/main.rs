@@ -29,7 +29,7 @@ fn init_logs() {
 /// arena of its own, up to eight per core, and seldom returns their free
 /// memory to the system. The SQLite driver runs a thread per connection, and
 /// under the soak (BENCHMARKS.md) the server's resident memory kept rising
-/// with the default, and stayed nearly flat with two arenas. So the arenas
+/// with the default, and far more slowly with two arenas. So the arenas
 /// are capped at the number of cores, unless the operator chose a number
 /// with glibc's own `MALLOC_ARENA_MAX`.
 fn cap_malloc_arenas() {
