@@ -58,6 +58,13 @@ fn test(extra: &[String]) -> Result<(), String> {
     step("toolchain: the wasm32-wasip2 target");
     ensure_wasm_target()?;
 
+    step("crates: every package Cargo.lock names, for every platform");
+    // `cargo test` downloads only what this platform builds; the layering
+    // test reads `cargo metadata --offline`, which needs them all.
+    let mut fetch = cargo();
+    fetch.current_dir(&root).args(["fetch", "--locked"]);
+    run(fetch)?;
+
     step("PostgreSQL: a fresh database for this run");
     // Held to the end of the run: the database this run created is dropped
     // then, passed or failed; the tests drop the databases they make
